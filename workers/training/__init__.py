@@ -1,0 +1,1 @@
+"""LossLab's training engine: pure PyTorch, no Django. `train(config, reporter) -> TrainResult`."""
