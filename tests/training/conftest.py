@@ -1,0 +1,47 @@
+"""Fixtures for the training-engine tests: tiny, deterministic, CPU-only runs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from workers.training.config import RunConfig
+from workers.training.reporter import NullReporter
+
+# Small models are faster on one thread, and a busy 2-core machine makes extra threads thrash.
+torch.set_num_threads(1)
+
+
+def make_config(**overrides) -> RunConfig:
+    """A tiny CPU config; nested sections are given as dicts, e.g. model={"hidden": [16]}."""
+    base = {
+        "dataset": {"name": "digits"},
+        "model": {"hidden": [32], "dropout": 0.1},
+        "batch_size": 64,
+        "epochs": 2,
+        "device": "cpu",
+        "optimizer": {"name": "adam", "lr": 0.01},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return RunConfig.model_validate(base)
+
+
+class StopAfter(NullReporter):
+    """Asks to stop once `batches` calls to should_stop have been made."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.calls, self.batches = 0, batches
+
+    def should_stop(self) -> bool:
+        self.calls += 1
+        return self.calls > self.batches
+
+
+@pytest.fixture
+def reporter() -> NullReporter:
+    return NullReporter()

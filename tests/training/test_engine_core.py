@@ -1,0 +1,86 @@
+"""The loop's core promises: it learns, it is reproducible, it stops, diverges and resumes correctly."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.training.conftest import StopAfter, make_config
+from workers.training.engine import train
+from workers.training.reporter import NullReporter
+
+EPOCH_KEYS = {"epoch", "train_loss", "val_loss", "val_accuracy", "val_nll", "train_accuracy", "lr", "epoch_time"}
+
+
+def curves(reporter: NullReporter) -> list[tuple]:
+    """Every logged point except wall-clock times, which never repeat."""
+    return [p for p in reporter.points if p[1] != "epoch_time"]
+
+
+def test_it_lowers_the_training_loss_on_digits(reporter):
+    result = train(make_config(), reporter)
+    losses = reporter.series("train_loss")
+    assert result.status == "completed" and result.epochs_run == 2
+    assert losses[1] < losses[0]
+    assert result.final["val_accuracy"] > 0.8
+    assert result.final["baseline_val_loss"] == pytest.approx(2.30, abs=0.01)  # ln 10: ten balanced classes
+
+
+def test_it_logs_the_epoch_metrics_and_sampled_steps(reporter):
+    result = train(make_config(), reporter)
+    epoch_points = [p for p in reporter.points if p[3] == 1]
+    keys = {k for _, k, _, _ in epoch_points}
+    assert EPOCH_KEYS <= keys
+    assert {"grad_norm/blocks.0", "grad_norm/head", "baseline_val_loss"} <= keys
+    assert {p[0] for p in epoch_points} == {result.steps_per_epoch}
+    step_points = [p for p in reporter.points if p[1] == "train_loss_step"]
+    assert len(step_points) == 2 * result.steps_per_epoch  # 23 steps per epoch: each is sampled
+    assert result.steps == 2 * result.steps_per_epoch
+
+
+def test_it_reproduces_the_same_curves_for_the_same_seed():
+    first, second, other = NullReporter(), NullReporter(), NullReporter()
+    train(make_config(), first)
+    train(make_config(), second)
+    train(make_config(seed=1), other)
+    assert curves(first) == curves(second)
+    assert curves(first) != curves(other)
+
+
+def test_it_ends_as_diverged_with_the_step_when_the_loss_blows_up(reporter):
+    config = make_config(
+        dataset={"name": "diabetes"}, loss={"name": "mse"}, optimizer={"name": "sgd", "lr": 10.0},
+        model={"hidden": [64], "batchnorm": False, "dropout": 0.0}, batch_size=16, epochs=5,
+    )
+    result = train(config, reporter)
+    assert result.status == "diverged"
+    assert result.diverged_step is not None and result.diverged_step >= 1
+    assert f"at step {result.diverged_step}" in result.message
+
+
+def test_it_stops_within_one_batch_when_asked():
+    reporter = StopAfter(batches=5)
+    result = train(make_config(), reporter)
+    assert result.status == "stopped"
+    assert result.steps == 5
+    assert reporter.calls == 6
+
+
+def test_a_resumed_run_reproduces_the_uninterrupted_curves(tmp_path):
+    config = make_config(epochs=4, model={"hidden": [32], "dropout": 0.3})
+    whole = NullReporter()
+    train(config, whole, checkpoint_dir=tmp_path / "whole")
+
+    steps = None
+    interrupted = StopAfter(batches=10**9)
+    probe = train(make_config(epochs=1), NullReporter())
+    steps = probe.steps_per_epoch
+    interrupted.batches = 2 * steps + 3  # stop three batches into epoch 3
+    first = train(config, interrupted, checkpoint_dir=tmp_path / "split")
+    assert first.status == "stopped" and first.epochs_run == 2
+    assert interrupted.checkpoints == [(1, steps), (2, 2 * steps)]
+
+    interrupted.batches = 10**9
+    result = train(config, interrupted, checkpoint_dir=tmp_path / "split")
+    assert interrupted.resumed_from == (2, 2 * steps)
+    assert result.status == "completed" and result.epochs_run == 4
+    assert curves(interrupted) == curves(whole)

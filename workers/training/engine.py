@@ -1,0 +1,338 @@
+"""The training loop: `train(config, reporter) -> TrainResult`.
+
+Pure PyTorch. Data lives on the device as tensors and batches are drawn by
+indexing with a permutation that depends only on (seed, epoch), so a run
+resumed from a checkpoint replays the uninterrupted run exactly. The loop
+avoids a device sync per step: step losses are read back in bulk at the
+sampled steps (about 50 per epoch), which is also where divergence and
+`should_stop` outcomes are acted on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import pathlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+import numpy as np
+import torch
+
+from . import checkpoint
+from .config import RunConfig
+from .data import baseline_loss, load_dataset
+from .health import GradHealth
+from .losses import build_loss, classification_metrics, n_outputs, predictions, regression_metrics, weight_penalty
+from .models import build_model, layer_groups, penalized_weights
+from .optim import Schedule, build_optimizer, grad_group_norms
+from .reporter import Reporter
+
+EVAL_CHUNK = 8192  # rows per forward pass when evaluating; bounds memory on large sets
+STEP_SAMPLES = 50  # per-step train loss points per epoch (at most)
+GRAD_SAMPLES = 10  # gradient-norm samples per epoch (each costs a few small kernels)
+
+
+class OutOfMemory(RuntimeError):
+    """The device ran out of memory; the message says what to change."""
+
+
+@dataclass
+class TrainResult:
+    status: Literal["completed", "stopped", "diverged"]
+    epochs_run: int
+    steps: int
+    best_epoch: Optional[int]
+    best_val_loss: Optional[float]
+    final: dict[str, float]
+    best: dict[str, float]
+    diverged_step: Optional[int]
+    message: str
+    grad_health: Literal["ok", "vanishing", "exploding"]
+    steps_per_epoch: int
+    task: str
+    # The trained model (best weights when early stopping restored them); not part of the record.
+    model: Optional[torch.nn.Module] = field(default=None, repr=False, compare=False)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: 'cuda' was asked for but this worker has no GPU")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+@dataclass
+class LoopState:
+    """Everything besides model/optimizer/schedule that a checkpoint must carry."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps taken
+    best_val: Optional[float] = None
+    best_epoch: Optional[int] = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    final: dict[str, float] = field(default_factory=dict)
+    bad_epochs: int = 0
+    early_stopped: bool = False
+
+
+class _Run:
+    """One training run's objects; `train()` drives it epoch by epoch."""
+
+    def __init__(self, config: RunConfig, reporter: Reporter, data_dir: Optional[pathlib.Path]):
+        self.config, self.reporter = config, reporter
+        self.device = resolve_device(config.device)
+        seed_everything(config.seed)
+        data = load_dataset(config, data_dir)
+        self.data, self.task = data, data.task
+        dev = self.device
+        self.X, self.y = data.X_train.to(dev), data.y_train.to(dev)
+        self.Xv, self.yv = data.X_val.to(dev), data.y_val.to(dev)
+        self.loss_fn = build_loss(config.loss, data.task, data.n_classes)
+        n_out = n_outputs(config.loss.name, data.task, data.n_classes)
+        self.baseline = baseline_loss(self.loss_fn, data.y_train, data.y_val, n_out, data.task)
+        self.model = build_model(config.model, data.input_shape, n_out).to(dev)
+        self.groups = layer_groups(self.model)
+        self.weights = penalized_weights(self.model)
+        self.opt = build_optimizer(self.model.parameters(), config.optimizer)
+        self.sched = Schedule(self.opt, config.schedule, config.epochs, config.optimizer.lr)
+        amp = dev.type == "cuda" and config.precision != "fp32"
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.precision) if amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp and config.precision == "fp16")
+        self.state = LoopState()
+        self.best_weights: Optional[dict[str, torch.Tensor]] = None
+        self.health = GradHealth()
+        n = len(self.X)
+        self.batch_size = n if config.optimizer.name == "gd" else min(config.batch_size, n)
+        # A trailing batch of one row is dropped: batch norm cannot train on it (it is reshuffled next epoch).
+        full, rest = divmod(n, self.batch_size)
+        self.steps_per_epoch = full + (1 if rest > 1 else 0)
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast("cuda", dtype=self.autocast_dtype)
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        """Shuffle order of `epoch`: a function of (seed, epoch) only, so resuming replays it."""
+        g = torch.Generator(device=self.device).manual_seed(self.config.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.X), generator=g, device=self.device)
+
+    # ---- one epoch -------------------------------------------------------------------------
+
+    def train_epoch(self, epoch: int) -> tuple[Optional[str], dict[str, float]]:
+        """Train one epoch. Returns (outcome, metrics); outcome is None, "stopped" or "diverged"."""
+        self.model.train()
+        perm, bs, steps = self.permutation(epoch), self.batch_size, self.steps_per_epoch
+        log_every = max(1, steps // STEP_SAMPLES)
+        grad_every = max(1, steps // GRAD_SAMPLES)
+        pending: list[torch.Tensor] = []  # step losses not yet read back
+        outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets) for train accuracy
+        loss_sum, correct, grad_sums, grad_n = 0.0, 0, {}, 0
+        classify = self.task == "classification"
+        for i in range(steps):
+            if self.reporter.should_stop():
+                return "stopped", {}
+            idx = perm[i * bs:(i + 1) * bs]
+            out, loss = self.step(self.X[idx], self.y[idx], sample_grads=i % grad_every == 0, sums=grad_sums)
+            grad_n += i % grad_every == 0
+            pending.append(loss)
+            if classify:
+                outs.append((out, self.y[idx]))
+            if (i + 1) % log_every == 0 or i + 1 == steps:
+                values = torch.stack(pending).tolist()
+                bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
+                if bad is not None:
+                    self.diverged_step = self.state.step - len(values) + bad + 1
+                    self.diverged_value = values[bad]
+                    return "diverged", {}
+                loss_sum += sum(values)
+                pending.clear()
+                if classify:
+                    correct += self.count_correct(outs)
+                    outs.clear()
+                self.reporter.log_metrics(self.state.step, {"train_loss_step": values[-1]})
+        metrics = {"train_loss": loss_sum / steps}
+        if classify:
+            metrics["train_accuracy"] = correct / min(steps * bs, len(self.X))
+        metrics.update({f"grad_norm/{k}": float(v) / grad_n for k, v in grad_sums.items()})
+        return None, metrics
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool, sums: dict) -> tuple:
+        """One optimizer step; returns the detached outputs and data loss (no sync)."""
+        with self.autocast():
+            out = self.model(xb)
+            loss = self.loss_fn(out, yb)
+        penalty = weight_penalty(self.weights, self.config.regularization.l1, self.config.regularization.l2)
+        objective = loss if penalty is None else loss + penalty
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(objective).backward()
+        clip = self.config.regularization.grad_clip_norm
+        if sample_grads or clip:
+            self.scaler.unscale_(self.opt)
+        if sample_grads:
+            for k, v in grad_group_norms(self.groups).items():
+                sums[k] = sums[k] + v if k in sums else v
+        if clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.state.step += 1
+        return out.detach(), loss.detach()
+
+    def count_correct(self, outs: list[tuple[torch.Tensor, torch.Tensor]]) -> int:
+        out = torch.cat([o for o, _ in outs])
+        y = torch.cat([t for _, t in outs])
+        return int((predictions(out, self.config.loss.name) == y).sum())
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        """Validation loss and the shared metrics, under eval() and no_grad."""
+        self.model.eval()
+        with self.autocast():
+            out = torch.cat([self.model(self.Xv[i:i + EVAL_CHUNK]) for i in range(0, len(self.Xv), EVAL_CHUNK)])
+        out = out.float()
+        metrics = {"val_loss": float(self.loss_fn(out, self.yv))}
+        if self.task == "classification":
+            metrics.update(classification_metrics(out, self.yv, self.config.loss.name))
+        else:
+            metrics.update(regression_metrics(out, self.yv, self.data.y_scale))
+        return metrics
+
+    # ---- bookkeeping between epochs ---------------------------------------------------------
+
+    def end_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Track the best epoch, early stopping, gradient health and the schedule."""
+        s = self.state
+        s.epoch = epoch
+        val = metrics["val_loss"]
+        patience = self.config.regularization.early_stopping_patience
+        if math.isfinite(val) and (s.best_val is None or val < s.best_val):
+            s.best_val, s.best_epoch, s.best_metrics, s.bad_epochs = val, epoch, dict(metrics), 0
+            if patience:
+                self.best_weights = checkpoint.cpu_state(self.model.state_dict())
+        else:
+            s.bad_epochs += 1
+            s.early_stopped = bool(patience and s.bad_epochs >= patience)
+        s.final = dict(metrics)
+        self.sched.step(val)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        s = self.state
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "schedule": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "loop": {**vars(s)},
+            "health": self.health.state_dict(),
+            "best_weights": self.best_weights,
+            "config": self.config.canonical_json(),
+        }
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.sched.load_state_dict(ckpt["schedule"])
+        if ckpt["scaler"]:
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.state = LoopState(**ckpt["loop"])
+        self.health.load_state_dict(ckpt["health"])
+        self.best_weights = ckpt["best_weights"]
+        checkpoint.set_rng_state(ckpt["rng"])
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    """Drop NaN/inf values: a metric store should only hold numbers."""
+    return {k: v for k, v in metrics.items() if math.isfinite(v)}
+
+
+def train(
+    config: RunConfig,
+    reporter: Reporter,
+    *,
+    checkpoint_dir: Optional[pathlib.Path] = None,
+    data_dir: Optional[pathlib.Path] = None,
+) -> TrainResult:
+    """Train the configured model, reporting metrics to `reporter`; resume from `checkpoint_dir` if it holds one.
+
+    Ends "completed" (all epochs, or early stopping), "stopped" (the reporter
+    asked, checked every batch) or "diverged" (a NaN/inf training loss).
+    Raises ValueError for a config that cannot train (bad data, arch/dataset
+    or loss/task mismatch) and OutOfMemory when the device runs out.
+    """
+    try:
+        return _train(config, reporter, checkpoint_dir, data_dir)
+    except torch.OutOfMemoryError as exc:
+        raise OutOfMemory(
+            f"out of device memory with batch_size={config.batch_size} and hidden={config.model.hidden}: "
+            "lower the batch size or the model width"
+        ) from exc
+
+
+def _train(config, reporter, checkpoint_dir, data_dir) -> TrainResult:
+    run = _Run(config, reporter, data_dir)
+    ckpt = checkpoint.load(checkpoint_dir)
+    if ckpt is not None:
+        run.restore(ckpt)
+        reporter.on_resume(epoch=run.state.epoch, step=run.state.step)
+    status, message = "completed", ""
+    for epoch in range(run.state.epoch + 1, config.epochs + 1):
+        if run.state.early_stopped:
+            break
+        started, lr = time.perf_counter(), run.sched.lr
+        outcome, metrics = run.train_epoch(epoch)
+        if outcome == "stopped":
+            status, message = "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
+            break
+        if outcome == "diverged":
+            status = "diverged"
+            message = f"loss became {run.diverged_value} at step {run.diverged_step} (epoch {epoch})"
+            break
+        metrics.update(run.evaluate())
+        metrics.update(run.health.update(metrics))
+        metrics.update(epoch=float(epoch), lr=lr, epoch_time=time.perf_counter() - started)
+        if epoch == 1:
+            metrics["baseline_val_loss"] = run.baseline
+        run.end_epoch(epoch, metrics)
+        reporter.log_metrics(run.state.step, _finite(metrics), epoch=epoch)
+        if checkpoint_dir is not None:
+            checkpoint.save(pathlib.Path(checkpoint_dir), run.checkpoint_state())
+            reporter.on_checkpoint(epoch=epoch, step=run.state.step)
+    return _result(run, status, message)
+
+
+def _result(run: _Run, status: str, message: str) -> TrainResult:
+    s = run.state
+    if s.early_stopped and run.best_weights is not None:
+        run.model.load_state_dict(run.best_weights)
+    if status == "completed":
+        how = f"early stopping after epoch {s.epoch}" if s.early_stopped else f"{s.epoch} epochs"
+        message = f"completed ({how}); best val_loss {s.best_val:.4g} at epoch {s.best_epoch}" if s.best_epoch \
+            else f"completed ({how})"
+    final = {**s.final, "baseline_val_loss": run.baseline}
+    return TrainResult(
+        status=status,
+        epochs_run=s.epoch,
+        steps=s.step,
+        best_epoch=s.best_epoch,
+        best_val_loss=s.best_val,
+        final=final,
+        best=dict(s.best_metrics),
+        diverged_step=getattr(run, "diverged_step", None) if status == "diverged" else None,
+        message=message,
+        grad_health=run.health.verdict,
+        steps_per_epoch=run.steps_per_epoch,
+        task=run.task,
+        model=run.model,
+    )

@@ -1,0 +1,106 @@
+"""Optimizers and per-epoch learning-rate schedules.
+
+Schedules step once per epoch. The closed-form ones use LambdaLR with the
+formula below, so the LR of epoch e never depends on float drift from
+earlier epochs (CosineAnnealingLR's recursive form does) and its state is a
+few numbers that `torch.load(weights_only=True)` accepts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .config import OptimizerConfig, ScheduleConfig
+
+# "momentum"/"nesterov" with momentum left at 0 would be plain SGD; use the usual 0.9 instead.
+DEFAULT_MOMENTUM = 0.9
+
+
+def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    """The configured optimizer. gd is plain SGD; the engine feeds it the full batch."""
+    lr, wd, mom = cfg.lr, cfg.weight_decay, cfg.momentum
+    name = cfg.name
+    if name in ("gd", "sgd"):
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=mom or DEFAULT_MOMENTUM, nesterov=name == "nesterov",
+                               weight_decay=wd)
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=mom, weight_decay=wd)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+
+
+def lr_factor(cfg: ScheduleConfig, epoch: int, epochs: int) -> float:
+    """Multiplier of the base LR for 0-based `epoch` of `epochs` (closed-form schedules).
+
+    exponential: γ^e; step: γ^⌊e/step_size⌋; cosine: (1 + cos(π·e/E))/2;
+    warmup_cosine: (e+1)/(W+1) for the first W epochs, then cosine over the rest.
+    """
+    name = cfg.name
+    if name == "exponential":
+        return cfg.gamma**epoch
+    if name == "step":
+        return cfg.gamma ** (epoch // cfg.step_size)
+    if name == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+    if name == "warmup_cosine":
+        warm = cfg.warmup_epochs
+        if epoch < warm:
+            return (epoch + 1) / (warm + 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - warm) / max(1, epochs - warm)))
+    return 1.0
+
+
+class Schedule:
+    """Sets each epoch's LR on the optimizer; `step(val_loss)` after every epoch.
+
+    plateau uses ReduceLROnPlateau on the validation loss; the others LambdaLR.
+    `min_lr` floors every schedule.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, epochs: int, base_lr: float):
+        self.plateau = cfg.name == "plateau"
+        if self.plateau:
+            self.sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr
+            )
+        else:
+            floor = cfg.min_lr / base_lr
+            self.sched = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda e: max(lr_factor(cfg, e, epochs), floor)
+            )
+        self.optimizer = optimizer
+
+    @property
+    def lr(self) -> float:
+        """The LR the next epoch trains with."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def step(self, val_loss: float) -> None:
+        if self.plateau:
+            self.sched.step(val_loss)
+        else:
+            self.sched.step()
+
+    def state_dict(self) -> dict:
+        return self.sched.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sched.load_state_dict(state)
+
+
+def grad_group_norms(groups: dict[str, list[nn.Parameter]]) -> dict[str, torch.Tensor]:
+    """L2 norm of the gradient per layer group, as 0-d tensors (no device sync)."""
+    norms = {}
+    for name, params in groups.items():
+        grads = [p.grad for p in params if p.grad is not None]
+        if grads:
+            norms[name] = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    return norms
