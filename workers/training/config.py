@@ -28,6 +28,11 @@ DATASETS: dict[str, tuple[Task, Optional[int]]] = {
     "csv": ("classification", None),  # task and classes come from the upload
 }
 
+# Which datasets each non-tabular architecture can read: digits rows are 8×8 images or 8 steps × 8 features.
+IMAGE_DATASETS = {"digits"}
+SEQUENCE_DATASETS = {"sequence", "digits"}
+SEQUENCE_ARCHS = {"rnn", "lstm", "gru", "transformer"}
+
 CLASSIFICATION_LOSSES = {"cross_entropy", "focal", "bce"}
 REGRESSION_LOSSES = {"mse", "mae", "huber"}
 
@@ -66,7 +71,7 @@ class DatasetConfig(_Strict):
     @model_validator(mode="after")
     def _csv_needs_upload(self) -> "DatasetConfig":
         if self.name == "csv" and (self.upload is None or not self.target):
-            raise ValueError("dataset 'csv' needs 'upload' and 'target'")
+            raise ValueError("upload: dataset 'csv' needs 'upload' and 'target'")
         return self
 
 
@@ -91,7 +96,7 @@ class ModelConfig(_Strict):
             if not 1 <= w <= MAX_WIDTH:
                 raise ValueError(f"hidden: each width must be between 1 and {MAX_WIDTH}")
         if self.arch == "transformer" and self.hidden[0] % self.heads:
-            raise ValueError("heads must divide hidden[0] for a transformer")
+            raise ValueError("heads: heads must divide hidden[0] for a transformer")
         return self
 
 
@@ -100,7 +105,7 @@ class OptimizerConfig(_Strict):
         "adam", description="gd takes one full-batch step per epoch; adamw decouples weight decay."
     )
     lr: float = Field(0.001, gt=0.0, le=10.0, description="Learning rate (0 < lr ≤ 10).")
-    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum (momentum, nesterov, rmsprop).")
+    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum (momentum, nesterov, rmsprop); 0 means 0.9 for momentum/nesterov.")
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Optimizer weight decay (decoupled for adamw).")
 
 
@@ -156,13 +161,24 @@ class RunConfig(_Strict):
             task = self.dataset.task
         loss = self.loss.name
         if task == "regression" and loss in CLASSIFICATION_LOSSES:
-            raise ValueError(f"loss '{loss}' needs class labels, but dataset '{self.dataset.name}' is a regression task")
+            raise ValueError(f"loss.name: loss '{loss}' needs class labels, but dataset '{self.dataset.name}' is a regression task")
         if task == "classification" and loss in REGRESSION_LOSSES and self.dataset.name != "csv":
             raise ValueError(
-                f"loss '{loss}' is for regression targets, but dataset '{self.dataset.name}' is classification"
+                f"loss.name: loss '{loss}' is for regression targets, but dataset '{self.dataset.name}' is classification"
             )
+        if self.loss.label_smoothing and loss != "cross_entropy":
+            raise ValueError(f"loss.label_smoothing: applies to cross_entropy only, not '{loss}'")
         if loss == "bce" and classes not in (2, None):
-            raise ValueError(f"loss 'bce' is for binary tasks, but dataset '{self.dataset.name}' has {classes} classes")
+            raise ValueError(f"loss.name: loss 'bce' is for binary tasks, but dataset '{self.dataset.name}' has {classes} classes")
+        return self
+
+    @model_validator(mode="after")
+    def _arch_fits_dataset(self) -> "RunConfig":
+        arch, name = self.model.arch, self.dataset.name
+        if arch == "cnn" and name not in IMAGE_DATASETS:
+            raise ValueError(f"model.arch: cnn needs image data (digits), not dataset '{name}'")
+        if arch in SEQUENCE_ARCHS and name not in SEQUENCE_DATASETS:
+            raise ValueError(f"model.arch: {arch} needs sequence data (sequence or digits), not dataset '{name}'")
         return self
 
     @property

@@ -16,9 +16,8 @@ import torch
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
-from .config import RunConfig, Task
+from .config import SEQUENCE_ARCHS, RunConfig, Task
 
-SEQUENCE_ARCHS = {"rnn", "lstm", "gru", "transformer"}
 # The synthetic sequence task: SEQ_LEN steps of SEQ_FEATURES features.
 SEQ_LEN, SEQ_FEATURES = 12, 3
 
