@@ -111,8 +111,13 @@ def clean(raw: RawData, *, impute: str, drop_duplicates: bool) -> RawData:
     """Row-level cleaning done before the split: duplicates and (if asked) rows with gaps."""
     X, y = raw.X, raw.y
     if drop_duplicates:
-        _, keep = np.unique(np.column_stack([X, y]), axis=0, return_index=True)
-        keep.sort()
+        # Row keys with NaN as None: np.unique treats NaN rows as distinct, so duplicates with gaps would stay.
+        seen, keep = set(), []
+        for i, row in enumerate(np.column_stack([X, y]).tolist()):
+            key = tuple(None if v != v else v for v in row)
+            if key not in seen:
+                seen.add(key)
+                keep.append(i)
         X, y = X[keep], y[keep]
     if impute == "drop":
         keep = ~np.isnan(X).any(axis=1)
