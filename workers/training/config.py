@@ -117,7 +117,7 @@ class ScheduleConfig(_Strict):
     step_size: int = Field(10, ge=1, le=MAX_EPOCHS, description="Epochs between decays (step).")
     warmup_epochs: int = Field(5, ge=0, le=MAX_EPOCHS, description="Linear warm-up length (warmup_cosine).")
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="LR multiplier on a plateau (plateau).")
-    patience: int = Field(5, ge=1, le=MAX_EPOCHS, description="Epochs without val improvement before a cut (plateau).")
+    patience: int = Field(5, ge=1, le=MAX_EPOCHS, description="Epochs without val improvement tolerated; the next one cuts the LR (plateau).")
     min_lr: float = Field(0.0, ge=0.0, le=1.0, description="Floor for the learning rate.")
 
 
