@@ -1,0 +1,228 @@
+"""The JSON API under /api/ (django-ninja): session auth with CSRF, or `Authorization: Bearer <token>`.
+
+The OpenAPI document is served at /api/openapi.json. Invalid input is answered
+422 (schema) or 400 (business rule) with `errors: [{field, message}]`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Field, NinjaAPI, Query, Schema
+from ninja.responses import Status
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer, django_auth
+
+from experiments import metric_store, selectors, services
+from experiments.models import ApiToken, Run, Team
+from workers.training.config import RunConfig
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str):
+        try:
+            api_token = ApiToken.objects.select_related("user").get(digest=ApiToken.hash(token))
+        except ApiToken.DoesNotExist:
+            return None
+        if not api_token.user.is_active:
+            return None
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used=timezone.now())
+        request.user = api_token.user
+        return api_token.user
+
+
+api = NinjaAPI(
+    title="LossLab API",
+    version="1.0",
+    auth=[TokenAuth(), django_auth],
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    urls_namespace="api",
+)
+
+
+def _api_error(e: dict) -> dict:
+    loc = [p for p in e.get("loc", []) if p not in ("body", "payload", "query", "path", "q", "filters")]
+    parts, msg = services.error_location(loc, str(e.get("msg", "invalid")))
+    return {"field": ".".join(parts) or "body", "message": msg}
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request, exc: ValidationError):
+    errors = [_api_error(e) for e in exc.errors]
+    return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
+
+
+@api.exception_handler(services.ServiceError)
+def on_service_error(request, exc: services.ServiceError):
+    body = {"detail": exc.message, "errors": [{"field": exc.field or "body", "message": exc.message}]}
+    return api.create_response(request, body, status=exc.status)
+
+
+@api.exception_handler(AuthenticationError)
+def on_auth_error(request, exc):
+    return api.create_response(request, {"detail": "Authentication required."}, status=401)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+# --- experiments
+
+
+class ExperimentOut(Schema):
+    id: int
+    name: str
+    description: str
+    team: str
+    team_id: int
+    created: datetime
+    run_count: int = 0
+
+
+class ExperimentIn(Schema):
+    name: str = Field(..., min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    team: Optional[int] = Field(None, description="Team id; defaults to your only team.")
+
+
+def _experiment_out(e) -> dict:
+    return {
+        "id": e.pk, "name": e.name, "description": e.description, "team": e.team.name,
+        "team_id": e.team_id, "created": e.created, "run_count": getattr(e, "run_count", 0),
+    }
+
+
+@api.get("/experiments", response=list[ExperimentOut], tags=["experiments"])
+def list_experiments(request):
+    return [_experiment_out(e) for e in selectors.experiments_for_user(request.user)]
+
+
+@api.post("/experiments", response={201: ExperimentOut}, tags=["experiments"])
+def create_experiment(request, payload: ExperimentIn):
+    team = _team_for(request, payload.team)
+    exp = services.experiment_create(team=team, user=request.user, name=payload.name, description=payload.description)
+    return Status(201, _experiment_out(exp))
+
+
+def _team_for(request, team_id: int | None) -> Team:
+    teams = selectors.teams_for_user(request.user)
+    if team_id is None:
+        if teams.count() != 1:
+            raise services.ServiceError("Say which team: you belong to several (or none).", field="team")
+        return teams.get()
+    team = teams.filter(pk=team_id).first()
+    if team is None:
+        raise services.ServiceError("No such team.", field="team")
+    return team
+
+
+# --- runs
+
+
+class RunOut(Schema):
+    id: int
+    experiment: int
+    name: str
+    status: str
+    config: dict[str, Any]
+    config_hash: str
+    seed: int
+    priority: int
+    attempt: int
+    epoch: int
+    epochs: int
+    step: int
+    progress: float
+    queue_position: Optional[int] = None
+    eta_seconds: Optional[float] = None
+    worker: Optional[str] = None
+    summary: dict[str, Any]
+    verdict: str
+    error: str
+    diverged_step: Optional[int] = None
+    cancel_requested: bool
+    created: datetime
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+
+class RunIn(Schema):
+    experiment: int
+    config: RunConfig
+    name: str = Field("", max_length=200)
+
+
+def run_out(run: Run, positions: dict[int, int] | None = None) -> dict:
+    positions = positions if positions is not None else {}
+    return {
+        "id": run.pk, "experiment": run.experiment_id, "name": run.name, "status": run.status,
+        "config": run.config, "config_hash": run.config_hash, "seed": run.seed, "priority": run.priority,
+        "attempt": run.attempt, "epoch": run.epoch, "epochs": run.epochs, "step": run.step,
+        "progress": run.progress, "queue_position": positions.get(run.pk),
+        "eta_seconds": selectors.run_eta_seconds(run),
+        "worker": run.worker.name if run.worker_id else None, "summary": run.summary, "verdict": run.verdict,
+        "error": run.error, "diverged_step": run.diverged_step, "cancel_requested": run.cancel_requested,
+        "created": run.created, "started_at": run.started_at, "finished_at": run.finished_at,
+    }
+
+
+class RunFilter(Schema):
+    experiment: Optional[int] = None
+    status: Optional[Run.Status] = None
+    limit: int = Field(100, ge=1, le=1000)
+
+
+@api.get("/runs", response=list[RunOut], tags=["runs"])
+def list_runs(request, filters: Query[RunFilter]):
+    runs = selectors.runs_for_user(request.user)
+    if filters.experiment is not None:
+        runs = runs.filter(experiment_id=filters.experiment)
+    if filters.status is not None:
+        runs = runs.filter(status=filters.status)
+    positions = selectors.queue_positions()
+    return [run_out(r, positions) for r in runs[: filters.limit]]
+
+
+@api.post("/runs", response={201: RunOut}, tags=["runs"])
+def launch_run(request, payload: RunIn):
+    try:
+        experiment = selectors.experiment_get(user=request.user, experiment_id=payload.experiment)
+    except Http404:
+        raise services.ServiceError("No such experiment.", field="experiment") from None
+    run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
+    return Status(201, run_out(run, selectors.queue_positions()))
+
+
+@api.get("/runs/{run_id}", response=RunOut, tags=["runs"])
+def get_run(request, run_id: int):
+    return run_out(selectors.run_get(user=request.user, run_id=run_id), selectors.queue_positions())
+
+
+@api.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
+def cancel_run(request, run_id: int):
+    run = services.run_cancel(run=selectors.run_get(user=request.user, run_id=run_id))
+    return run_out(run)
+
+
+class MetricsQuery(Schema):
+    since_step: Optional[int] = Field(None, ge=-1, description="Only points after this step (incremental polling).")
+    keys: Optional[str] = Field(None, max_length=2000, description="Comma-separated metric keys; all by default.")
+
+
+@api.get("/runs/{run_id}/metrics", tags=["runs"])
+def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
+    """Every metric series of a run: `{series: {key: {step, value, time}}, last_step, status}`."""
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    keys = [k for k in q.keys.split(",") if k] if q.keys else None
+    series = metric_store.read_series([run.pk], keys=keys, since_step=q.since_step).get(run.pk, {})
+    last_step = max((int(s.steps[-1]) for s in series.values() if len(s)), default=q.since_step)
+    return {
+        "run": run.pk, "status": run.status, "epoch": run.epoch, "epochs": run.epochs,
+        "last_step": last_step, "series": {k: s.as_dict() for k, s in series.items()},
+    }

@@ -1,0 +1,191 @@
+"""LossLab's domain: teams own experiments, experiments hold runs, runs hold metric series.
+
+The database is the source of truth for the queue: status, priority, attempts
+and leases live on `Run`; Redis only carries the execution.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    max_concurrent_runs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most runs this team may have running at once; empty means no limit."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MEMBER = "member"
+        ADMIN = "admin"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique")]
+
+
+class Experiment(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Worker(models.Model):
+    """One Celery worker process, i.e. one GPU (or the CPU when there is none)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=200, blank=True)
+    memory_total_mb = models.PositiveIntegerField(null=True, blank=True)
+    memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
+    utilization = models.FloatField(null=True, blank=True)
+    draining = models.BooleanField(default=False, help_text="A draining worker finishes its run and takes no new one.")
+    started = models.DateTimeField(auto_now_add=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    current_run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Run(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        DIVERGED = "diverged"
+        CANCELLED = "cancelled"
+        LOST = "lost"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.DIVERGED, Status.CANCELLED)
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    name = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    config = models.JSONField()
+    config_hash = models.CharField(max_length=64, db_index=True)
+    group_hash = models.CharField(max_length=64, db_index=True, help_text="Config hash without the seed.")
+    seed = models.IntegerField(default=0)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    priority = models.IntegerField(default=0, help_text="Higher runs first.")
+    attempt = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.ForeignKey(Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    diverged_step = models.PositiveIntegerField(null=True, blank=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    checkpoint_step = models.PositiveIntegerField(null=True, blank=True)
+    # Latest and best metric values, kept up to date by the worker so lists and rankings never read series.
+    summary = models.JSONField(default=dict, blank=True)
+    verdict = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "diverged", "cancelled", "lost"]),
+                name="run_status_valid",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "-priority", "queued_at"], name="run_queue_idx")]
+
+    def __str__(self) -> str:
+        return self.name or f"run {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> float:
+        return self.epoch / self.epochs if self.epochs else 0.0
+
+
+class MetricChunk(models.Model):
+    """A run's metric series in bulk: packed arrays of (step, value, time) for one key.
+
+    Two million points cannot be read row by row in 300 ms; a few thousand
+    chunks can. Idempotent per (run, key, step): a chunk re-sent with the same
+    first step replaces the stored one, a resume truncates what came after the
+    checkpoint, and reads keep the last value written for a step.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    key = models.CharField(max_length=100)
+    first_step = models.PositiveIntegerField()
+    last_step = models.PositiveIntegerField()
+    count = models.PositiveIntegerField()
+    steps = models.BinaryField()
+    values = models.BinaryField()
+    times = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "key", "first_step"], name="chunk_unique")]
+        indexes = [models.Index(fields=["run", "last_step"], name="chunk_run_last_idx")]
+
+
+class QueueState(models.Model):
+    """A single row: the switch that pauses the whole queue."""
+
+    paused = models.BooleanField(default=False)
+    changed = models.DateTimeField(auto_now=True)
+
+    @classmethod
+    def get(cls) -> "QueueState":
+        return cls.objects.get_or_create(pk=1)[0]
+
+    def __str__(self) -> str:
+        return "Queue paused" if self.paused else "Queue running"
+
+
+class ApiToken(models.Model):
+    """A per-user token for scripts. Only a hash is stored; the token is shown once."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @staticmethod
+    def generate() -> str:
+        return "ll_" + secrets.token_urlsafe(32)

@@ -1,0 +1,196 @@
+"""Ranking configurations across seeds, honestly.
+
+Pure numpy/scipy, no Django: selectors turn runs into ``{group key: [score
+per seed]}`` and call these functions.
+
+Choices (after Agarwal et al. 2021, "rliable", and Bouthillier et al. 2021):
+
+* Groups are **ranked by their mean** over seeds, the quantity their
+  confidence interval describes. The interquartile mean (IQM, 25 % trimmed
+  mean) is reported beside it: with many seeds it is the more robust summary,
+  but with the 3-5 seeds a sweep usually has it trims away little or nothing.
+* The interval is a percentile bootstrap of the mean (``scipy.stats.bootstrap``).
+* Two groups are only called different when their intervals do not overlap
+  and both have at least 3 seeds; anything less is flagged, with the reason.
+* ``p_rank1`` is the fraction of bootstrap replicates (each group's seeds
+  resampled independently) in which the group comes first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+MIN_SEEDS = 3
+
+
+@dataclass
+class GroupScore:
+    key: str
+    label: str
+    n: int
+    mean: float
+    iqm: float
+    ci_low: float
+    ci_high: float
+    scores: list[float]
+    rank: int
+    clearly_different: bool
+    reason: str
+    p_beats_baseline: float | None
+    p_rank1: float | None
+
+
+def prob_greater(x: Sequence[float], y: Sequence[float]) -> float:
+    """P(X > Y) for one draw from each sample, ties counting ½.
+
+    This is the Mann-Whitney U statistic of ``x`` divided by ``len(x) * len(y)``.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not len(x) or not len(y):
+        raise ValueError("prob_greater needs at least one value in each sample")
+    u = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic").statistic
+    return float(u) / (len(x) * len(y))
+
+
+def mean_ci(scores: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 2000,
+            seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the mean; one value, or identical values, give (v, v)."""
+    values = np.asarray(scores, dtype=float)
+    if len(values) < 2 or np.ptp(values) == 0:
+        # The bootstrap has nothing to resample; the flag on the group says so.
+        return float(values.mean()), float(values.mean())
+    res = stats.bootstrap((values,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                          method="percentile", random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def rank_groups(groups: dict[str, list[float]], *, higher_is_better: bool, baseline: str | None = None,
+                labels: dict[str, str] | None = None, confidence: float = 0.95, n_resamples: int = 2000,
+                seed: int = 0) -> list[GroupScore]:
+    """Rank groups of per-seed scores by mean, best first, flagging unclear differences.
+
+    ``baseline`` names a group to compare every group against with
+    ``p_beats_baseline`` = P(this group's seed scores better than the
+    baseline's). Empty groups and non-finite scores are ignored. Deterministic
+    for a given ``seed``.
+    """
+    if baseline is not None and baseline not in groups:
+        raise ValueError(f"baseline {baseline!r} is not one of the groups")
+    clean = {k: [float(v) for v in vs if v is not None and math.isfinite(v)] for k, vs in groups.items()}
+    clean = {k: vs for k, vs in clean.items() if vs}
+    sign = 1.0 if higher_is_better else -1.0
+    order = sorted(clean, key=lambda k: (-sign * np.mean(clean[k]), k))
+    p_rank1 = _p_rank1({k: clean[k] for k in order}, sign, n_resamples, seed)
+    out = []
+    for rank, key in enumerate(order, start=1):
+        values = clean[key]
+        low, high = mean_ci(values, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        out.append(GroupScore(
+            key=key, label=(labels or {}).get(key, key), n=len(values), mean=float(np.mean(values)),
+            iqm=float(stats.trim_mean(values, 0.25)), ci_low=low, ci_high=high, scores=values,
+            rank=rank, clearly_different=False, reason="",
+            p_beats_baseline=_p_beats(values, clean.get(baseline), sign) if baseline else None,
+            p_rank1=p_rank1.get(key),
+        ))
+    _flag(out)
+    return out
+
+
+def _p_beats(values: list[float], base: list[float] | None, sign: float) -> float | None:
+    if not base:
+        return None
+    return prob_greater(sign * np.asarray(values), sign * np.asarray(base))
+
+
+def _flag(scores: list[GroupScore]) -> None:
+    """Mark which groups are clearly different from the leader (the leader: from the runner-up)."""
+    for i, g in enumerate(scores):
+        other = None if len(scores) == 1 else scores[1] if i == 0 else scores[0]
+        if g.n < MIN_SEEDS:
+            g.reason = f"fewer than {MIN_SEEDS} seeds"
+        elif other is None:
+            g.reason = "only one group"
+        elif other.n < MIN_SEEDS:
+            g.reason = f"fewer than {MIN_SEEDS} seeds in {other.label}"
+        elif g.ci_low <= other.ci_high and other.ci_low <= g.ci_high:
+            g.reason = "interval overlaps the runner-up's" if i == 0 else "interval overlaps the leader's"
+        else:
+            g.clearly_different = True
+            g.reason = "clearly ahead of the runner-up" if i == 0 else "clearly behind the leader"
+
+
+def _p_rank1(groups: dict[str, list[float]], sign: float, n_resamples: int, seed: int) -> dict[str, float]:
+    """Fraction of bootstrap replicates in which each group has the best mean.
+
+    Each group's seeds are resampled with replacement, independently,
+    ``n_resamples`` times; ties for first share the replicate.
+    """
+    if not groups:
+        return {}
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_resamples, len(groups)))
+    for j, values in enumerate(groups.values()):
+        v = sign * np.asarray(values)
+        means[:, j] = v[rng.integers(0, len(v), size=(n_resamples, len(v)))].mean(axis=1)
+    best = means == means.max(axis=1, keepdims=True)
+    share = (best / best.sum(axis=1, keepdims=True)).mean(axis=0)
+    return {k: float(p) for k, p in zip(groups, share)}
+
+
+def effects(rows: list[tuple[dict[str, object], float]], *, confidence: float = 0.95,
+            seed_key: str = "seed") -> dict[str, list[dict]]:
+    """The effect of each factor of a sweep on a metric, averaged over the others.
+
+    ``rows`` holds one ``(config factors, metric)`` pair per run, with flat
+    configs (e.g. ``{"optimizer.name": "adam", "loss.name": "mse", "seed": 0}``).
+    Factors are the keys whose values vary across rows (a key missing from a
+    row counts as the value ``None``), except ``seed_key``: seeds are
+    replicates, never a factor. For each factor and each of its values the result
+    gives ``mean`` (a marginal mean: the metric is first averaged over seeds in
+    each cell of the other factors, and then over those cells, so an
+    unbalanced sweep does not let one cell weigh more than another), a
+    t-interval over those cells (``ci_low``/``ci_high``; equal to the mean
+    when there is one cell), ``n`` runs and ``n_cells``. Values are sorted by
+    mean, ascending. Non-finite metrics are skipped.
+    """
+    rows = [(cfg, float(m)) for cfg, m in rows if m is not None and math.isfinite(m)]
+    keys = sorted({k for cfg, _ in rows for k in cfg})
+    factors = [k for k in keys if k != seed_key and len({_hashable(cfg.get(k)) for cfg, _ in rows}) > 1]
+    return {f: _factor_effect(rows, f, [k for k in factors if k != f], confidence) for f in factors}
+
+
+def _factor_effect(rows, factor: str, others: list[str], confidence: float) -> list[dict]:
+    cells: dict[object, dict[tuple, list[float]]] = {}
+    for cfg, metric in rows:
+        value = _hashable(cfg.get(factor))
+        cell = tuple(_hashable(cfg.get(k)) for k in others)
+        cells.setdefault(value, {}).setdefault(cell, []).append(metric)
+    out = []
+    for value, by_cell in cells.items():
+        cell_means = np.array([np.mean(v) for v in by_cell.values()])
+        low, high = _t_interval(cell_means, confidence)
+        out.append({"value": value, "mean": float(cell_means.mean()), "ci_low": low, "ci_high": high,
+                    "n": sum(len(v) for v in by_cell.values()), "n_cells": len(cell_means)})
+    return sorted(out, key=lambda e: (e["mean"], str(e["value"])))
+
+
+def _t_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean
+    half = stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * stats.sem(values)
+    return mean - float(half), mean + float(half)
+
+
+def _hashable(value: object) -> object:
+    """Config values may be lists (hidden sizes) or dicts; make them usable as keys."""
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value

@@ -1,0 +1,75 @@
+"""Server-rendered pages. Thin: validate, call a service or selector, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from experiments import selectors, services
+from experiments.forms import ExperimentForm, RunLaunchForm
+from workers.training.presets import PRESETS
+
+
+@login_required
+def experiment_list(request):
+    teams = selectors.teams_for_user(request.user)
+    form = ExperimentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = teams.filter(pk=request.POST.get("team")).first() or teams.first()
+        if team is None:
+            form.add_error(None, "You are not in a team yet: ask an admin to add you.")
+        else:
+            exp = services.experiment_create(team=team, user=request.user, **form.cleaned_data)
+            return redirect("experiment_detail", experiment_id=exp.pk)
+    experiments = selectors.experiments_for_user(request.user)
+    return render(request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams})
+
+
+@login_required
+def experiment_detail(request, experiment_id: int):
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    runs = experiment.runs.select_related("worker").order_by("-created")[:500]
+    positions = selectors.queue_positions()
+    for run in runs:
+        run.queue_position = positions.get(run.pk)
+    return render(request, "experiments/experiment_detail.html", {"experiment": experiment, "runs": runs})
+
+
+@login_required
+def run_new(request, experiment_id: int):
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    preset = request.GET.get("preset", "tutorial_mlp")
+    if preset not in PRESETS:
+        raise Http404("No such preset")
+    form = RunLaunchForm(request.POST or None, initial_config=PRESETS[preset][1])
+    if request.method == "POST" and form.is_valid():
+        run = services.run_launch(
+            experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
+        )
+        messages.success(request, f"Run “{run.name}” queued.")
+        return redirect("run_detail", run_id=run.pk)
+    status = 400 if form.is_bound else 200
+    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset}
+    return render(request, "experiments/run_form.html", context, status=status)
+
+
+@login_required
+def run_detail(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    run.queue_position = selectors.queue_positions().get(run.pk)
+    return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
+
+
+@login_required
+@require_POST
+def run_cancel(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    try:
+        services.run_cancel(run=run)
+        messages.info(request, "Cancel requested: the run stops within a second or two.")
+    except services.ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("run_detail", run_id=run.pk)

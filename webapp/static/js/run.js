@@ -1,0 +1,116 @@
+// Run page: polls the run's status and only the new metric points, and redraws the charts.
+(function () {
+  "use strict";
+  const root = document.getElementById("run");
+  if (!root) return;
+  const runUrl = root.dataset.api, metricsUrl = root.dataset.metrics;
+  const series = {};           // key -> {step: [], value: [], time: []}
+  let lastStep = -1, finished = false;
+  const EPOCH_KEYS = ["train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_rmse", "val_r2", "lr"];
+  const layoutBase = {margin: {t: 36, r: 16, b: 40, l: 56}, height: 300, legend: {orientation: "h", y: -0.2},
+                      font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)"};
+
+  function field(name) { return root.querySelector('[data-field="' + name + '"]'); }
+  function fmtSeconds(s) {
+    if (s == null || !isFinite(s)) return "";
+    s = Math.round(s);
+    const m = Math.floor(s / 60), h = Math.floor(m / 60);
+    return h ? h + "h " + (m % 60) + "m" : m ? m + "m " + (s % 60) + "s" : s + "s";
+  }
+
+  function merge(incoming) {
+    for (const [key, s] of Object.entries(incoming)) {
+      const cur = series[key] || (series[key] = {step: [], value: [], time: []});
+      for (let i = 0; i < s.step.length; i++) {
+        if (cur.step.length && s.step[i] <= cur.step[cur.step.length - 1]) continue;  // never duplicate a step
+        cur.step.push(s.step[i]); cur.value.push(s.value[i]); cur.time.push(s.time[i]);
+      }
+    }
+  }
+
+  function byEpoch(key) {
+    const s = series[key], ep = series["epoch"];
+    if (!s || !ep) return null;
+    const epochAt = new Map(ep.step.map((st, i) => [st, ep.value[i]]));
+    const x = [], y = [];
+    s.step.forEach((st, i) => { if (epochAt.has(st)) { x.push(epochAt.get(st)); y.push(s.value[i]); } });
+    return {x, y};
+  }
+
+  function trace(key, name) {
+    const d = byEpoch(key);
+    return d ? {x: d.x, y: d.y, name: name || key, mode: "lines+markers", type: "scatter"} : null;
+  }
+
+  function markers(diag) {
+    const shapes = [], annotations = [];
+    const ev = (diag && diag.evidence) || {};
+    const add = (x, text, color) => {
+      if (!x) return;
+      shapes.push({type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: {dash: "dot", color}});
+      annotations.push({x, yref: "paper", y: 1.02, text, showarrow: false, font: {color, size: 11}});
+    };
+    add(ev.best_epoch, "best epoch " + ev.best_epoch, "#2a7");
+    add(ev.overfit_onset_epoch, "overfitting starts", "#c60");
+    return {shapes, annotations};
+  }
+
+  let diagnosis = null;
+  function draw() {
+    const loss = [trace("train_loss", "train loss"), trace("val_loss", "val loss")].filter(Boolean);
+    const m = markers(diagnosis);
+    Plotly.react("chart-loss", loss, {...layoutBase, title: {text: "Loss by epoch"}, xaxis: {title: {text: "epoch"}},
+                                      shapes: m.shapes, annotations: m.annotations});
+    const metricKeys = series["val_accuracy"] ? [["train_accuracy", "train accuracy"], ["val_accuracy", "val accuracy"]]
+                                              : [["val_rmse", "val RMSE"], ["val_r2", "val R²"]];
+    Plotly.react("chart-metric", metricKeys.map(([k, n]) => trace(k, n)).filter(Boolean),
+                 {...layoutBase, title: {text: series["val_accuracy"] ? "Accuracy" : "Regression metrics"}, xaxis: {title: {text: "epoch"}}});
+    Plotly.react("chart-lr", [trace("lr", "learning rate")].filter(Boolean),
+                 {...layoutBase, title: {text: "Learning rate"}, xaxis: {title: {text: "epoch"}},
+                  yaxis: {type: "log", exponentformat: "power"}});
+    // Plotly.react only redraws arrays it has not seen: pass copies, not the arrays merge() grows.
+    const st = series["train_loss_step"];
+    Plotly.react("chart-step", st ? [{x: st.step.slice(), y: st.value.slice(), name: "train loss (sampled steps)", mode: "lines"}] : [],
+                 {...layoutBase, title: {text: "Train loss by step"}, xaxis: {title: {text: "step"}}});
+  }
+
+  function showRun(run) {
+    const status = field("status");
+    status.textContent = run.status;
+    status.className = "status status-" + run.status;
+    field("progress").value = run.progress;
+    field("epochs").textContent = "epoch " + run.epoch + " of " + run.epochs;
+    field("queue").textContent = run.queue_position ? "#" + run.queue_position + " in queue" : "";
+    const started = run.started_at ? new Date(run.started_at) : null;
+    const end = run.finished_at ? new Date(run.finished_at) : new Date();
+    field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
+    field("eta").textContent = run.eta_seconds != null ? "· ETA " + fmtSeconds(run.eta_seconds) : "";
+    field("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict + "</span>" : "";
+    const err = field("error");
+    err.hidden = !run.error; err.textContent = run.error;
+    diagnosis = (run.summary || {}).diagnosis || null;
+    const box = field("diagnosis");
+    box.innerHTML = "";
+    if (diagnosis && diagnosis.suggestions && diagnosis.suggestions.length) {
+      const ul = document.createElement("ul");
+      diagnosis.suggestions.forEach((s) => { const li = document.createElement("li"); li.textContent = s; ul.appendChild(li); });
+      box.appendChild(ul);
+    }
+    const cancel = document.getElementById("cancel-form");
+    if (cancel && ["succeeded", "failed", "diverged", "cancelled"].includes(run.status)) cancel.hidden = true;
+    finished = ["succeeded", "failed", "diverged", "cancelled"].includes(run.status);
+  }
+
+  async function poll() {
+    try {
+      const run = await (await fetch(runUrl, {credentials: "same-origin"})).json();
+      showRun(run);
+      const m = await (await fetch(metricsUrl + "?since_step=" + lastStep, {credentials: "same-origin"})).json();
+      merge(m.series);
+      if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
+      draw();
+    } catch (e) { console.warn("poll failed", e); }
+    if (!finished) setTimeout(poll, 1000);
+  }
+  poll();
+})();

@@ -1,0 +1,246 @@
+"""Run one claimed run on this worker: DB reporter, heartbeat thread, engine call, final status."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import traceback
+
+from django.conf import settings
+
+from experiments import queue
+from experiments.models import Run
+from workers.training.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+class DbReporter:
+    """Buffers metric points and writes them in batches, fenced by the run's attempt."""
+
+    def __init__(self, run_id: int, attempt: int, task: str, baseline: float | None = None):
+        self.run_id, self.attempt, self.task = run_id, attempt, task
+        self.buffer: list[tuple[int, str, float, float]] = []
+        self.last_flush = time.monotonic()
+        self.stop_event = threading.Event()
+        self.cancelled = False
+        self.lease_lost = False
+        self.epoch = 0
+        self.step = 0
+        self.history: dict[int, dict[str, float]] = {}  # epoch -> epoch-level metrics
+
+    # --- Reporter protocol
+    def log_metrics(self, step: int, metrics: dict[str, float], *, epoch: int | None = None) -> None:
+        now = time.time()
+        self.buffer.extend((step, key, float(value), now) for key, value in metrics.items())
+        self.step = step
+        if epoch is not None:
+            self.epoch = epoch
+            self.history.setdefault(epoch, {}).update(metrics)
+            self.flush()
+        elif time.monotonic() - self.last_flush > settings.METRIC_FLUSH_S:
+            self.flush()
+
+    def should_stop(self) -> bool:
+        return self.stop_event.is_set()
+
+    def on_checkpoint(self, *, epoch: int, step: int) -> None:
+        self.flush()
+        queue.run_mark_checkpoint(run_id=self.run_id, attempt=self.attempt, step=step)
+
+    def on_resume(self, *, epoch: int, step: int) -> None:
+        self.buffer = [p for p in self.buffer if p[0] <= step]
+        queue.run_resume_from(run_id=self.run_id, attempt=self.attempt, step=step)
+        self.history = _epoch_history(self.run_id, upto_step=step)
+        self.epoch, self.step = epoch, step
+
+    # --- batching
+    def flush(self) -> None:
+        points, self.buffer = self.buffer, []
+        self.last_flush = time.monotonic()
+        summary, verdict = self.summary_and_verdict(finished=False)
+        queue.run_record_metrics(
+            run_id=self.run_id, attempt=self.attempt, points=points,
+            epoch=self.epoch, step=self.step, summary=summary, verdict=verdict,
+        )
+
+    def summary_and_verdict(self, *, finished: bool) -> tuple[dict, str]:
+        return summarize(self.history, task=self.task, finished=finished)
+
+
+def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]]:
+    from experiments.metric_store import read_series
+
+    series = read_series([run_id]).get(run_id, {})
+    epochs = series.get("epoch")
+    history: dict[int, dict[str, float]] = {}
+    if epochs is None:
+        return history
+    step_to_epoch = {int(s): int(e) for s, e in zip(epochs.steps, epochs.values) if s <= upto_step}
+    for key, s in series.items():
+        for step, value in zip(s.steps.tolist(), s.values.tolist()):
+            if step in step_to_epoch:
+                history.setdefault(step_to_epoch[step], {})[key] = value
+    return history
+
+
+def summarize(history: dict[int, dict[str, float]], *, task: str, finished: bool) -> tuple[dict, str]:
+    """Best and final epoch metrics (and, once diagnosis lands, the verdict) from the epoch history."""
+    if not history:
+        return {}, ""
+    epochs = sorted(history)
+    val = [history[e].get("val_loss") for e in epochs]
+    finite = [(v, e) for v, e in zip(val, epochs) if v is not None and math.isfinite(v)]
+    best_epoch = min(finite)[1] if finite else epochs[-1]
+    summary = {"final": history[epochs[-1]], "best": history[best_epoch], "best_epoch": best_epoch}
+    return summary, ""
+
+
+class Heartbeat(threading.Thread):
+    """Extends the run's lease every HEARTBEAT_S and turns a cancel or a lost lease into a stop."""
+
+    def __init__(self, reporter: DbReporter):
+        super().__init__(daemon=True, name=f"heartbeat-run-{reporter.run_id}")
+        self.reporter = reporter
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        r = self.reporter
+        while not self.done.wait(settings.HEARTBEAT_S):
+            try:
+                if queue.run_heartbeat(run_id=r.run_id, attempt=r.attempt):
+                    r.cancelled = True
+                    r.stop_event.set()
+            except queue.LeaseLost:
+                r.lease_lost = True
+                r.stop_event.set()
+                return
+            except Exception:  # a DB blip: keep training, the lease has slack
+                log.warning("heartbeat for run %s failed", r.run_id, exc_info=True)
+
+
+def execute_run(run_id: int, attempt: int) -> None:
+    """Train a claimed run and record how it ended. Never raises for a training failure."""
+    from workers.training.engine import train
+
+    run = Run.objects.get(pk=run_id)
+    config = RunConfig.model_validate(run.config)
+    reporter = DbReporter(run_id, attempt, config.task)
+    beat = Heartbeat(reporter)
+    beat.start()
+    try:
+        result = train(
+            config, reporter,
+            checkpoint_dir=settings.CHECKPOINT_DIR / str(run_id),
+            data_dir=settings.UPLOAD_DIR,
+        )
+    except queue.LeaseLost:
+        log.warning("run %s attempt %s lost its lease; stopping", run_id, attempt)
+        return
+    except Exception as exc:  # the worker survives any training error and takes the next run
+        _finish_failed(reporter, exc)
+        return
+    finally:
+        beat.done.set()
+    _finish(reporter, result)
+
+
+def _finish(reporter: DbReporter, result) -> None:
+    if reporter.lease_lost:
+        return
+    status = {
+        "completed": Run.Status.SUCCEEDED,
+        "diverged": Run.Status.DIVERGED,
+        "stopped": Run.Status.CANCELLED,
+    }[result.status]
+    try:
+        reporter.flush()
+    except queue.LeaseLost:
+        return
+    summary, verdict = reporter.summary_and_verdict(finished=True)
+    summary.update({"steps_per_epoch": result.steps_per_epoch, "grad_health": result.grad_health,
+                    "best_epoch": result.best_epoch or summary.get("best_epoch")})
+    queue.run_finish(
+        run_id=reporter.run_id, attempt=reporter.attempt, status=status,
+        error=result.message if status != Run.Status.SUCCEEDED else "",
+        diverged_step=result.diverged_step, summary=summary, verdict=verdict,
+    )
+
+
+def oom_message(exc: BaseException) -> str | None:
+    text = str(exc)
+    if "out of memory" not in text.lower() and type(exc).__name__ != "OutOfMemoryError":
+        return None
+    return (
+        "Out of memory. Lower batch_size (e.g. halve it), use a narrower model (model.hidden), "
+        "or choose precision bf16 on a GPU. Not retried: the same config would run out again."
+    )
+
+
+def _finish_failed(reporter: DbReporter, exc: Exception) -> None:
+    message = oom_message(exc) or f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"
+    try:
+        reporter.flush()
+    except Exception:
+        pass
+    summary, verdict = reporter.summary_and_verdict(finished=True)
+    queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
+                     error=message, summary=summary, verdict=verdict)
+
+
+_worker_beat_started = False
+
+
+def start_worker_heartbeat(name: str) -> None:
+    """Beat the Worker row every few seconds from the pool process (device, memory, current run)."""
+    global _worker_beat_started
+    if _worker_beat_started:
+        return
+    _worker_beat_started = True
+
+    def beat() -> None:
+        from django.db import close_old_connections
+
+        info = device_info()
+        while True:
+            try:
+                close_old_connections()
+                queue.worker_heartbeat(name=name, **info, **device_usage())
+            except Exception:
+                log.warning("worker heartbeat failed", exc_info=True)
+            time.sleep(5)
+
+    threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
+
+
+def device_info() -> dict:
+    import socket
+
+    info = {"hostname": socket.gethostname(), "device": "cpu"}
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            props = torch.cuda.get_device_properties(0)
+            info.update(device=props.name, memory_total_mb=props.total_memory // 2**20)
+    except Exception:
+        pass
+    return info
+
+
+def device_usage() -> dict:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            free, total = torch.cuda.mem_get_info()
+            usage = {"memory_used_mb": (total - free) // 2**20}
+            try:
+                usage["utilization"] = float(torch.cuda.utilization())
+            except Exception:  # needs pynvml; not every host has it
+                pass
+            return usage
+    except Exception:
+        pass
+    return {}

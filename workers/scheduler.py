@@ -1,0 +1,46 @@
+"""The scheduler: the periodic step that keeps Redis in line with the database.
+
+It runs as its own small process (`manage.py scheduler`), not as a Celery
+task, so that it never waits in a queue behind a training run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from experiments.queue import queue_tickets_needed, reap_lost_runs
+from webapp.celery import app
+from workers.tasks import QUEUE, notify_workers
+
+log = logging.getLogger(__name__)
+
+
+def broker_pending(queue: str = QUEUE) -> int:
+    """Messages waiting in the broker's run queue (not counting ones a worker holds)."""
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+
+
+def reconcile() -> dict:
+    """Requeue lost runs, then top up tickets so that every queued run in the DB has one."""
+    reaped = reap_lost_runs()
+    try:
+        pending = broker_pending()
+    except Exception:  # after a flush the queue does not exist until the next message
+        pending = 0
+    missing = max(0, queue_tickets_needed() - pending)
+    for _ in range(missing):
+        notify_workers()
+    if reaped or missing:
+        log.info("reconcile: requeued or failed %s, sent %d tickets", reaped, missing)
+    return {"reaped": reaped, "sent": missing}
+
+
+def run_forever(interval: float) -> None:
+    while True:
+        try:
+            reconcile()
+        except Exception:  # a DB or Redis blip must not kill the scheduler
+            log.exception("reconcile failed; retrying")
+        time.sleep(interval)
