@@ -154,7 +154,8 @@ class _Run:
                 if bad is not None:
                     self.diverged_step = self.state.step - len(values) + bad + 1
                     self.diverged_value = values[bad]
-                    return "diverged", {}
+                    # The gradients sampled on the way to the blow-up say whether they exploded.
+                    return "diverged", self.mean_norms(grad_sums, grad_n)
                 loss_sum += sum(values)
                 pending.clear()
                 if classify:
@@ -164,8 +165,12 @@ class _Run:
         metrics = {"train_loss": loss_sum / steps}
         if classify:
             metrics["train_accuracy"] = correct / min(steps * bs, len(self.X))
-        metrics.update({f"grad_norm/{k}": float(v) / grad_n for k, v in grad_sums.items()})
+        metrics.update(self.mean_norms(grad_sums, grad_n))
         return None, metrics
+
+    @staticmethod
+    def mean_norms(sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
+        return {f"grad_norm/{k}": float(v) / count for k, v in sums.items()}
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool, sums: dict) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
@@ -296,6 +301,7 @@ def _train(config, reporter, checkpoint_dir, data_dir) -> TrainResult:
             status, message = "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
             break
         if outcome == "diverged":
+            run.health.update(metrics)
             status = "diverged"
             message = f"loss became {run.diverged_value} at step {run.diverged_step} (epoch {epoch})"
             break
