@@ -7,6 +7,10 @@ Compares, on the same tensors and the same model/optimizer:
 at batch 32 and 256, on digits and on a 60,000 × 784 synthetic set. Data loading is
 excluded from every timing (the engine is handed the already-loaded dataset).
 
+Each figure is the best of N interleaved repeats, in wall time and in process CPU
+time. On a shared machine the CPU time is the steadier of the two: other
+processes stretch wall time but not the CPU this process itself burns.
+
     .venv/bin/python bench/bench_training.py [--quick] [--device cpu|cuda|auto] [--repeats N]
 """
 
@@ -61,18 +65,22 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def run_engine(config: RunConfig, data) -> float:
+def timed(fn, *args) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of fn(*args)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn(*args)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_engine(config: RunConfig, data) -> None:
     engine.load_dataset = lambda config, data_dir=None: data  # hand over the loaded tensors
-    started = time.perf_counter()
     engine.train(config, BufferingReporter())
     sync(engine.resolve_device(config.device))
-    return time.perf_counter() - started
 
 
-def run_bare(config: RunConfig, data, dataloader: bool) -> float:
+def run_bare(config: RunConfig, data, dataloader: bool) -> None:
     """The loop a careful engineer writes by hand: train, then val loss and accuracy per epoch."""
     device = engine.resolve_device(config.device)
-    started = time.perf_counter()
     torch.manual_seed(config.seed)
     loss_fn = build_loss(config.loss, data.task, data.n_classes)
     model = build_model(config.model, data.input_shape, n_outputs(config.loss.name, data.task, data.n_classes))
@@ -98,26 +106,26 @@ def run_bare(config: RunConfig, data, dataloader: bool) -> float:
             out = model(Xv)
             val_loss, acc = float(loss_fn(out, yv)), float((out.argmax(1) == yv).float().mean())
     sync(device)
-    return time.perf_counter() - started
 
 
 def bench_case(name: str, config: RunConfig, repeats: int) -> None:
     data = load_dataset(config)
     for batch in (32, 256):
         cfg = config.model_copy(update={"batch_size": batch})
-        times: dict[str, list[float]] = {"engine": [], "bare": [], "dataloader": []}
+        times: dict[str, list[tuple[float, float]]] = {"engine": [], "bare": [], "dataloader": []}
         run_bare(cfg, data, False)  # warm-up: lazy imports, allocator, kernels
         for _ in range(repeats):  # interleaved, so load changes on the machine hit all three alike
-            times["engine"].append(run_engine(cfg, data))
-            times["bare"].append(run_bare(cfg, data, False))
-            times["dataloader"].append(run_bare(cfg, data, True))
-        best = {k: min(v) for k, v in times.items()}
-        print(
-            f"{name:>16} batch {batch:>3}: engine {best['engine']:7.3f}s  bare {best['bare']:7.3f}s  "
-            f"dataloader {best['dataloader']:7.3f}s  | engine/bare {best['engine'] / best['bare']:.3f}  "
-            f"dataloader/bare {best['dataloader'] / best['bare']:.2f}",
-            flush=True,
-        )
+            times["engine"].append(timed(run_engine, cfg, data))
+            times["bare"].append(timed(run_bare, cfg, data, False))
+            times["dataloader"].append(timed(run_bare, cfg, data, True))
+        for kind, i in (("wall", 0), ("cpu", 1)):
+            best = {k: min(t[i] for t in v) for k, v in times.items()}
+            print(
+                f"{name:>14} batch {batch:>3} {kind:>4}: engine {best['engine']:7.3f}s  bare {best['bare']:7.3f}s  "
+                f"dataloader {best['dataloader']:7.3f}s | engine/bare {best['engine'] / best['bare']:.3f}  "
+                f"dataloader/bare {best['dataloader'] / best['bare']:.2f}",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -126,6 +134,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="fewer rows and epochs (a smoke run)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--only", choices=["digits", "large"], help="run one of the two datasets")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -138,8 +147,10 @@ def main() -> None:
     })
     print(f"device {engine.resolve_device(args.device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"best of {args.repeats}; MLP 256-128 with batch norm and dropout, Adam")
-    bench_case("digits", digits, args.repeats)
-    bench_case("synthetic 784", large, args.repeats)
+    if args.only != "large":
+        bench_case("digits", digits, args.repeats)
+    if args.only != "digits":
+        bench_case("synthetic 784", large, args.repeats)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from .data import baseline_loss, load_dataset
 from .health import GradHealth
 from .losses import build_loss, classification_metrics, n_outputs, predictions, regression_metrics, weight_penalty
 from .models import build_model, layer_groups, penalized_weights
-from .optim import Schedule, build_optimizer, grad_group_norms
+from .optim import GroupNorms, Schedule, build_optimizer
 from .reporter import Reporter
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating; bounds memory on large sets
@@ -102,7 +102,7 @@ class _Run:
         n_out = n_outputs(config.loss.name, data.task, data.n_classes)
         self.baseline = baseline_loss(self.loss_fn, data.y_train, data.y_val, n_out, data.task)
         self.model = build_model(config.model, data.input_shape, n_out).to(dev)
-        self.groups = layer_groups(self.model)
+        self.grad_norms = GroupNorms(layer_groups(self.model))
         self.weights = penalized_weights(self.model)
         self.opt = build_optimizer(self.model.parameters(), config.optimizer)
         self.sched = Schedule(self.opt, config.schedule, config.epochs, config.optimizer.lr)
@@ -138,15 +138,15 @@ class _Run:
         grad_every = max(1, steps // GRAD_SAMPLES)
         pending: list[torch.Tensor] = []  # step losses not yet read back
         outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
-        loss_sum, grad_sums, grad_n = 0.0, {}, 0
+        loss_sum = 0.0
+        self.grad_norms.reset()
         classify = self.task == "classification"
         for i in range(steps):
             if self.reporter.should_stop():
                 return "stopped", {}
             idx = perm[i * bs:(i + 1) * bs]
             yb = self.y[idx]
-            out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0, sums=grad_sums)
-            grad_n += i % grad_every == 0
+            out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
             if classify:
                 outs.append((out, yb))
@@ -157,21 +157,17 @@ class _Run:
                     self.diverged_step = self.state.step - len(values) + bad + 1
                     self.diverged_value = values[bad]
                     # The gradients sampled on the way to the blow-up say whether they exploded.
-                    return "diverged", self.mean_norms(grad_sums, grad_n)
+                    return "diverged", self.grad_norms.means()
                 loss_sum += sum(values)
                 pending.clear()
                 self.reporter.log_metrics(self.state.step, {"train_loss_step": values[-1]})
         metrics = {"train_loss": loss_sum / steps}
         if classify:
             metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
-        metrics.update(self.mean_norms(grad_sums, grad_n))
+        metrics.update(self.grad_norms.means())
         return None, metrics
 
-    @staticmethod
-    def mean_norms(sums: dict[str, torch.Tensor], count: int) -> dict[str, float]:
-        return {f"grad_norm/{k}": float(v) / count for k, v in sums.items()}
-
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool, sums: dict) -> tuple:
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
         with self.autocast():
             out = self.model(xb)
@@ -184,8 +180,7 @@ class _Run:
         if sample_grads or clip:
             self.scaler.unscale_(self.opt)
         if sample_grads:
-            for k, v in grad_group_norms(self.groups).items():
-                sums[k] = sums[k] + v if k in sums else v
+            self.grad_norms.sample()
         if clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.scaler.step(self.opt)
