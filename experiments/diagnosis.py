@@ -144,30 +144,45 @@ def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: floa
     sbest = int(np.argmin(sv))
     f.update(best=best, best_val=float(val[best]), last_train=float(train[-1]), last_val=float(val[-1]),
              sv=sv, st=st, sbest=sbest)
-    running_best = np.minimum.accumulate(val)
-    gl = 100 * (val / running_best - 1)
-    f["gl_end"], f["gl_max"] = float(gl[-1]), float(gl.max())
-    f["gl_smooth"] = float(100 * (sv[-1] / sv[sbest] - 1))
-    above = np.flatnonzero(100 * (sv[sbest:] / sv[sbest] - 1) > GL_ALPHA)
-    f["onset"] = sbest + int(above[0]) if len(above) else None
-    k = min(STRIP, m)
-    strip = train[-k:]
-    f["p_k"] = float(1000 * (strip.mean() / strip.min() - 1)) if strip.min() > 0 else math.inf
+    f.update(_generalization(val, sv, sbest))
+    f.update(_trend(train, val, sv, st, f["base"]))
     f["gap_end"] = float(sv[-1] - st[-1])
     f["gap_best"] = float(sv[sbest] - st[sbest])
-    f["train_drop_strip"] = float(1 - st[-1] / st[-k]) if m > 1 and st[-k] > 0 else 0.0
-    w = max(2, min(10, m // 4))
-    total = float(max(sv[0], val[0]) - sv.min())
-    f["recent_drop"] = float(sv[-1 - min(w, m - 1)] - sv[-1])
-    f["recent_share"] = f["recent_drop"] / total if total > 0 else 0.0
-    start = sv[-1 - min(w, m - 1)]
-    f["recent_rel"] = f["recent_drop"] / start / min(w, m - 1) if m > 1 and start > 0 else 0.0
-    f["recent_abs"] = f["recent_drop"] / f["base"] / min(w, m - 1) if m > 1 and f["base"] > 0 else 0.0
-    f["train_max"] = float(train.max())
-    f["train_min_before_end"] = float(train[: max(1, m - 3)].min())
-    f["train_last3"] = float(train[-3:].min())
     f.update(_noise(val))
     return f
+
+
+def _generalization(val: np.ndarray, sv: np.ndarray, sbest: int) -> dict:
+    """Prechelt's GL (raw at the end and at its worst, and on the smoothed curve), and its onset."""
+    gl = 100 * (val / np.minimum.accumulate(val) - 1)
+    above = np.flatnonzero(100 * (sv[sbest:] / sv[sbest] - 1) > GL_ALPHA)
+    return {
+        "gl_end": float(gl[-1]),
+        "gl_max": float(gl.max()),
+        "gl_smooth": float(100 * (sv[-1] / sv[sbest] - 1)),
+        "onset": sbest + int(above[0]) if len(above) else None,
+    }
+
+
+def _trend(train: np.ndarray, val: np.ndarray, sv: np.ndarray, st: np.ndarray, base: float) -> dict:
+    """Is training still making progress (Prechelt's P_k, recent val drop), and how far did train move."""
+    m = len(train)
+    k = min(STRIP, m)
+    strip = train[-k:]
+    # Recent val improvement per epoch over the last quarter (2-10 epochs), relative to the
+    # current level and to the trivial loss: both must be meaningful to call it improving.
+    w = min(max(2, min(10, m // 4)), m - 1)
+    start = sv[-1 - w] if w else sv[-1]
+    drop = float(start - sv[-1])
+    return {
+        "p_k": float(1000 * (strip.mean() / strip.min() - 1)) if strip.min() > 0 else math.inf,
+        "train_drop_strip": float(1 - st[-1] / st[-k]) if m > 1 and st[-k] > 0 else 0.0,
+        "recent_rel": drop / start / w if w and start > 0 else 0.0,
+        "recent_abs": drop / base / w if w and base > 0 else 0.0,
+        "train_max": float(train.max()),
+        "train_min_before_end": float(train[: max(1, m - 3)].min()),
+        "train_last3": float(train[-3:].min()),
+    }
 
 
 def _noise(val: np.ndarray) -> dict:
@@ -180,7 +195,6 @@ def _noise(val: np.ndarray) -> dict:
     spread = float(np.ptp(v - _smooth(v)))
     level = float(np.median(v))
     return {"sign_changes": float(flips), "amplitude": spread / level if level > 0 else 0.0, "noise_range": spread}
-
 
 
 def _classify(f: dict, finished: bool) -> str:
