@@ -11,7 +11,7 @@ import torch
 from tests.training.conftest import make_config
 from workers.training import checkpoint
 from workers.training.config import RunConfig
-from workers.training.engine import _Run, train
+from workers.training.engine import OutOfMemory, _Run, train
 from workers.training.health import classify
 from workers.training.reporter import NullReporter
 
@@ -120,3 +120,14 @@ def test_the_result_serialises_without_the_model(reporter):
     record = dataclasses.asdict(result)
     assert "model" not in record and json.dumps(record)
     assert isinstance(result.model, torch.nn.Module)
+
+
+def test_running_out_of_memory_says_what_to_change(monkeypatch):
+    from workers.training import models
+
+    def exhausted(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory")  # no GPU here: the error is raised by hand
+
+    monkeypatch.setattr(models.MLP, "forward", exhausted)
+    with pytest.raises(OutOfMemory, match="lower the batch size"):
+        train(make_config(epochs=1), NullReporter())
