@@ -108,8 +108,10 @@ def run_bare(config: RunConfig, data, dataloader: bool) -> None:
     sync(device)
 
 
-def bench_case(name: str, config: RunConfig, repeats: int) -> None:
+def measure_case(config: RunConfig, repeats: int) -> dict[int, dict[str, dict[str, float]]]:
+    """{batch: {"wall"|"cpu": {"engine"|"bare"|"dataloader": best seconds}}} at batch 32 and 256."""
     data = load_dataset(config)
+    result = {}
     for batch in (32, 256):
         cfg = config.model_copy(update={"batch_size": batch})
         times: dict[str, list[tuple[float, float]]] = {"engine": [], "bare": [], "dataloader": []}
@@ -118,8 +120,14 @@ def bench_case(name: str, config: RunConfig, repeats: int) -> None:
             times["engine"].append(timed(run_engine, cfg, data))
             times["bare"].append(timed(run_bare, cfg, data, False))
             times["dataloader"].append(timed(run_bare, cfg, data, True))
-        for kind, i in (("wall", 0), ("cpu", 1)):
-            best = {k: min(t[i] for t in v) for k, v in times.items()}
+        result[batch] = {kind: {k: min(t[i] for t in v) for k, v in times.items()}
+                         for kind, i in (("wall", 0), ("cpu", 1))}
+    return result
+
+
+def bench_case(name: str, config: RunConfig, repeats: int) -> None:
+    for batch, by_kind in measure_case(config, repeats).items():
+        for kind, best in by_kind.items():
             print(
                 f"{name:>14} batch {batch:>3} {kind:>4}: engine {best['engine']:7.3f}s  bare {best['bare']:7.3f}s  "
                 f"dataloader {best['dataloader']:7.3f}s | engine/bare {best['engine'] / best['bare']:.3f}  "

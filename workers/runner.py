@@ -214,10 +214,21 @@ def start_worker_heartbeat(name: str) -> None:
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
 
 
+def _may_have_cuda() -> bool:
+    """Whether importing torch could find a GPU. An idle CPU worker never imports torch
+    (about 250 MB resident) just to report that it has none; a GPU host has the NVIDIA device nodes."""
+    import os
+    import sys
+
+    return "torch" in sys.modules or os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
+
+
 def device_info() -> dict:
     import socket
 
     info = {"hostname": socket.gethostname(), "device": "cpu"}
+    if not _may_have_cuda():
+        return info
     try:
         import torch
 
@@ -230,6 +241,8 @@ def device_info() -> dict:
 
 
 def device_usage() -> dict:
+    if not _may_have_cuda():
+        return {}
     try:
         import torch
 

@@ -1,0 +1,189 @@
+"""`make bench`: LossLab beside its baselines (a bare PyTorch loop, MLflow), measured in the same run.
+
+Builds its own data in throwaway databases (SQLite; PostgreSQL too when
+DATABASE_URL points to one), runs MLflow's side in bench/.venv-mlflow (never
+an app dependency; its rows are skipped when that venv is absent), and prints
+one table. A benchmark, not a test: it never asserts on timing.
+
+    .venv/bin/python -m bench [--quick] [--sections training,logging,...] [--markdown docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import report  # noqa: E402
+from report import Row  # noqa: E402
+
+SECTIONS = ["training", "logging", "ingestion", "compare", "listing", "queue", "footprint", "browser"]
+MLFLOW_PY = BENCH / ".venv-mlflow" / "bin" / "python"
+
+
+def load() -> str:
+    return " ".join(pathlib.Path("/proc/loadavg").read_text().split()[:3])
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')} load {load()}] {msg}", file=sys.stderr, flush=True)
+
+
+def run_training(quick: bool, threads: int) -> dict:
+    import torch
+
+    import bench_training
+    from workers.training.config import RunConfig
+
+    torch.set_num_threads(threads)
+    digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if quick else 10})
+    large = RunConfig.model_validate({
+        "seed": 0, "device": "cpu", "epochs": 1 if quick else 2,
+        "dataset": {"name": "synthetic_classification", "n_samples": 1000 if quick else 60000, "n_features": 784},
+    })
+    repeats = 1 if quick else 3
+    name = "synthetic 1,000×784" if quick else "synthetic 60,000×784"
+    return {"digits": bench_training.measure_case(digits, repeats), name: bench_training.measure_case(large, repeats)}
+
+
+def backends() -> list[tuple[str, str]]:
+    """(label, admin URL or None) of each database to run against: SQLite always, PostgreSQL when configured."""
+    out = [("sqlite", "")]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        out.append(("postgresql", url))
+    return out
+
+
+def throwaway_postgres(admin_url: str):
+    """Create a uniquely named database next to DATABASE_URL's; returns (url, drop function)."""
+    import psycopg
+    from urllib.parse import urlparse, urlunparse
+
+    name = f"losslab_bench_{os.getpid()}"
+    parts = urlparse(admin_url)
+    with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(urlunparse(parts._replace(path="/postgres")), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunparse(parts._replace(path=f"/{name}")), drop
+
+
+def run_db_side(url: str, out: pathlib.Path, quick: bool, sections: list[str]) -> dict:
+    only = []
+    if "logging" in sections:
+        only += ["logging", "engine"]
+    only += [s for s in ("ingestion", "listing") if s in sections]
+    if not only:
+        return {}
+    cmd = [sys.executable, str(BENCH / "db_side.py"), "--db", url, "--out", str(out), "--only", ",".join(only)]
+    subprocess.run(cmd + (["--quick"] if quick else []), check=True, cwd=ROOT)
+    return json.loads(out.read_text())
+
+
+def run_mlflow_side(tmp: pathlib.Path, quick: bool) -> dict | None:
+    if not MLFLOW_PY.exists():
+        say(f"no {MLFLOW_PY.relative_to(ROOT)}: MLflow rows skipped (make bench-mlflow-venv creates it)")
+        return None
+    cmd = [str(MLFLOW_PY), str(BENCH / "mlflow_side.py"), "--dir", str(tmp / "mlflow")] + (["--quick"] if quick else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        say("MLflow side failed:\n" + done.stderr[-3000:])
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_footprint() -> dict:
+    done = subprocess.run([sys.executable, str(BENCH / "footprint.py")], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        say("footprint failed:\n" + done.stderr[-2000:])
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def collect(args, tmp: pathlib.Path) -> tuple[list[Row], dict]:
+    sections = args.sections
+    figures: dict = {}
+    rows: list[Row] = []
+    if "training" in sections:
+        say("training: engine vs bare loop vs DataLoader")
+        figures["training"] = run_training(args.quick, args.threads)
+        rows += report.training_rows(figures["training"])
+    ml = None
+    if not args.no_mlflow and {"logging", "ingestion"} & set(sections):
+        say("MLflow side (its own venv)")
+        ml = figures["mlflow"] = run_mlflow_side(tmp, args.quick)
+    for label, admin_url in backends():
+        say(f"LossLab side on {label}")
+        drop = None
+        url = f"sqlite:///{tmp / 'losslab.sqlite3'}"
+        if admin_url:
+            url, drop = throwaway_postgres(admin_url)
+        try:
+            db = figures[label] = run_db_side(url, tmp / f"{label}.json", args.quick, sections)
+        finally:
+            if drop:
+                drop()
+        rows += report.logging_rows(db, ml, label) + report.ingestion_rows(db, ml, label)
+        rows += report.listing_rows(db, label)
+    rows += extra_rows(args, sections, figures, tmp)
+    return rows, figures
+
+
+def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> list[Row]:
+    rows = []
+    if "compare" in sections:
+        rows.append(report.pending("compare", "100 runs × 10,000 steps × 2 metrics via /api/experiments/{id}/compare",
+                                   "bench/bench_compare.py not on this branch yet", "≤ 300 ms, ≤ 2 MB, ≥ ×10 MLflow"))
+    if "queue" in sections:
+        rows.append(report.pending("queue", "submit → running, idle worker; runs/minute",
+                                   "bench/bench_queue.py not on this branch yet", "≤ 1 s median"))
+    if "footprint" in sections:
+        say("footprint: make run's processes")
+        figures["footprint"] = run_footprint()
+        rows += report.footprint_rows(figures["footprint"])
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, not the speed")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
+    ap.add_argument("--no-mlflow", action="store_true", help="skip MLflow's side even if its venv exists")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--markdown", help="also write the table, with machine and load, to this file")
+    ap.add_argument("--json", help="also write every raw figure to this file")
+    args = ap.parse_args()
+    args.sections = [s for s in args.sections.split(",") if s]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        ap.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    started, load_before = datetime.now(timezone.utc), load()
+    with tempfile.TemporaryDirectory(prefix="losslab-bench-") as tmp:
+        rows, figures = collect(args, pathlib.Path(tmp))
+    header = (f"LossLab benchmark, {started:%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} CPUs), "
+              f"load average {load_before} before / {load()} after{' (--quick: tiny sizes)' if args.quick else ''}")
+    print("\n" + header + "\n\n" + report.format_table(rows))
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(f"{header}\n\n{report.format_table(rows, markdown=True)}\n")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"header": header, "figures": figures}, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Listing and ranking with many runs: server time and SQL query count of the pages and API calls.
+
+Two experiments of the same shape, a small one and a big one (10,000 runs in
+the full benchmark): a page's query count must be the same for both, i.e. not
+grow with the number of runs shown. Runs carry what real ones do: a full
+config, a summary of best/final metrics, a verdict; a tenth are queued, as in
+the middle of a sweep, so queue positions have something to compute.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+STATUSES = ["succeeded"] * 6 + ["queued", "running", "failed", "diverged"]
+VERDICTS = ["good_fit", "overfitting", "underfitting", "unstable", "still_improving", "diverged"]
+
+
+def make_experiment(user, name: str, n_runs: int):
+    from experiments.models import Experiment, Run, Team
+    from workers.training.config import RunConfig
+
+    team = Team.objects.get(name="bench-harness")
+    exp = Experiment.objects.create(team=team, name=name, created_by=user)
+    rng = random.Random(n_runs)
+    now = timezone.now()
+    runs = []
+    for i in range(n_runs):
+        cfg = RunConfig.model_validate({
+            "seed": i % 5, "optimizer": {"name": rng.choice(["adam", "sgd", "adamw"]), "lr": rng.choice([1e-3, 3e-3, 1e-2])},
+            "loss": {"name": rng.choice(["cross_entropy", "focal"])},
+        })
+        status = rng.choice(STATUSES)
+        best = {"val_loss": rng.random(), "val_accuracy": rng.random(), "train_loss": rng.random()}
+        runs.append(Run(
+            experiment=exp, name=f"run {i}", created_by=user, config=cfg.model_dump(mode="json"),
+            config_hash=cfg.config_hash(), group_hash=cfg.group_hash(), seed=cfg.seed, status=status,
+            epochs=cfg.epochs, epoch=cfg.epochs if status != "queued" else 0, queued_at=now,
+            summary={} if status == "queued" else {"best": best, "final": best, "best_epoch": 7},
+            verdict="" if status == "queued" else rng.choice(VERDICTS),
+        ))
+    Run.objects.bulk_create(runs, batch_size=1000)
+    return exp
+
+
+def time_get(client: Client, url: str, repeats: int) -> dict:
+    """Median and best server time of GET url, its query count and payload size."""
+    times = []
+    for i in range(repeats + 1):
+        with CaptureQueriesContext(connection) as ctx:
+            t0 = time.perf_counter()
+            r = client.get(url)
+            elapsed = time.perf_counter() - t0
+        assert r.status_code == 200, (url, r.status_code, r.content[:300])
+        if i:  # the first is a warm-up
+            times.append(elapsed)
+    return {"median_ms": 1000 * statistics.median(times), "best_ms": 1000 * min(times),
+            "queries": len(ctx.captured_queries), "bytes": len(r.content)}
+
+
+def pages(exp_id: int) -> dict[str, str]:
+    """The URLs to time for one experiment; the leaderboard and ranking join when they exist."""
+    from django.urls import NoReverseMatch, reverse
+
+    urls = {
+        "experiment page": reverse("experiment_detail", args=[exp_id]),
+        "experiment list": reverse("experiment_list"),
+        "API /api/runs (500)": f"/api/runs?experiment={exp_id}&limit=500",
+    }
+    for label, name in (("leaderboard page", "experiment_leaderboard"),):
+        try:
+            urls[label] = reverse(name, args=[exp_id])
+        except NoReverseMatch:
+            pass
+    return urls
+
+
+def bench_listing(user, quick: bool) -> dict:
+    small_n, big_n = (20, 300) if quick else (100, 10_000)
+    t0 = time.perf_counter()
+    small = make_experiment(user, "listing small", small_n)
+    big = make_experiment(user, "listing big", big_n)
+    create_s = time.perf_counter() - t0
+    client = Client()
+    client.force_login(user)
+    repeats = 2 if quick else 7
+    out = {"runs_small": small_n, "runs_big": big_n, "create_s": create_s, "pages": {}}
+    for label, url in pages(big.pk).items():
+        small_url = url.replace(f"/{big.pk}/", f"/{small.pk}/").replace(f"={big.pk}&", f"={small.pk}&")
+        out["pages"][label] = {"big": time_get(client, url, repeats), "small": time_get(client, small_url, repeats)}
+    return out

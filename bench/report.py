@@ -1,0 +1,139 @@
+"""Turn the collected figures into one table: each row LossLab beside its baseline, as a ratio, with the target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Row:
+    area: str
+    figure: str
+    losslab: str
+    baseline: str = ""
+    ratio: str = ""
+    target: str = ""
+    ok: bool | None = None  # None: no target, or not measured
+
+    @property
+    def mark(self) -> str:
+        return {True: "ok", False: "MISSED", None: ""}[self.ok]
+
+
+def pending(area: str, figure: str, why: str, target: str = "") -> Row:
+    return Row(area, figure, f"pending: {why}", target=target)
+
+
+def pct(ratio: float) -> str:
+    return f"{100 * (ratio - 1):+.1f}%"
+
+
+def training_rows(training: dict) -> list[Row]:
+    rows = []
+    for name, by_batch in training.items():
+        for batch, kinds in by_batch.items():
+            w, c = kinds["wall"], kinds["cpu"]
+            eng, dl = w["engine"] / w["bare"], w["dataloader"] / w["bare"]
+            rows.append(Row(
+                "training", f"{name}, batch {batch}: engine with full tracking vs bare loop (wall; CPU)",
+                f"{w['engine']:.3f} s", f"{w['bare']:.3f} s", f"{eng:.3f} ({pct(eng)}); CPU {c['engine'] / c['bare']:.3f}",
+                "≤ 1.03", eng <= 1.03,
+            ))
+            rows.append(Row(
+                "training", f"{name}, batch {batch}: DataLoader(TensorDataset) vs bare loop",
+                f"{w['bare']:.3f} s (bare)", f"{w['dataloader']:.3f} s", f"DataLoader/bare {dl:.2f}",
+            ))
+    return rows
+
+
+def logging_rows(db: dict, ml: dict | None, backend: str) -> list[Row]:
+    rows = []
+    for batch, modes in db.get("logging", {}).items():
+        bare, ours = modes["bare"], modes["losslab"]
+        r_ours = ours["median_s"] / bare["median_s"]
+        per_step = 1000 * (ours["median_s"] - bare["median_s"]) / max(1, bare["steps"])
+        for mode, label in (("log_metric", "log_metric"), ("log_metric_async", "log_metric(synchronous=False)")):
+            if ml is None:
+                rows.append(Row("logging", f"[{backend}] per-step reporting, batch {batch}, vs MLflow {label}",
+                                f"{pct(r_ours)} ({per_step:+.3f} ms/step)", "MLflow venv absent", target="≤ +3%",
+                                ok=r_ours <= 1.03))
+                break
+            mm = ml["logging"][batch]
+            r_ml = mm[mode]["median_s"] / mm["bare"]["median_s"]
+            ml_step = 1000 * (mm[mode]["median_s"] - mm["bare"]["median_s"]) / max(1, mm["bare"]["steps"])
+            note = f"; +{mm[mode]['final_flush_s']:.2f} s final flush" if "final_flush_s" in mm[mode] else ""
+            rows.append(Row(
+                "logging", f"[{backend}] per-step reporting, batch {batch}: loop time vs bare, LossLab DbReporter "
+                f"vs MLflow {label}",
+                f"{pct(r_ours)} ({per_step:+.3f} ms/step)", f"{pct(r_ml)} ({ml_step:+.2f} ms/step{note})",
+                f"MLflow's loop ×{r_ml / r_ours:.2f} LossLab's", "≤ +3%", r_ours <= 1.03,
+            ))
+    eng = db.get("engine")
+    if eng:
+        r = eng["engine_db"]["best_s"] / eng["bare"]["best_s"]
+        rc = eng["engine_db"]["cpu_s"] / eng["bare"]["cpu_s"]
+        rows.append(Row("logging", f"[{backend}] worker path: engine.train() + DbReporter vs bare loop (digits, bs 32)",
+                        f"{eng['engine_db']['best_s']:.3f} s", f"{eng['bare']['best_s']:.3f} s",
+                        f"{r:.3f} ({pct(r)}); CPU {rc:.3f}", "≤ 1.03", r <= 1.03))
+    return rows
+
+
+def ingestion_rows(db: dict, ml: dict | None, backend: str) -> list[Row]:
+    ing = db.get("ingestion")
+    if not ing:
+        return []
+    ours = ing["points_per_s"]
+    if ml is None:
+        return [Row("ingestion", f"[{backend}] points/s, run_record_metrics, 1,000 per call", f"{ours:,.0f}/s",
+                    "MLflow venv absent", target="≥ 10× log_batch")]
+    theirs = ml["ingestion"]["points_per_s"]
+    return [Row("ingestion", f"[{backend}] points/s, 1,000 per call: run_record_metrics vs MLflow log_batch",
+                f"{ours:,.0f}/s", f"{theirs:,.0f}/s", f"×{ours / theirs:.1f}", "≥ ×10", ours / theirs >= 10)]
+
+
+def listing_rows(db: dict, backend: str) -> list[Row]:
+    lst = db.get("listing")
+    if not lst:
+        return []
+    rows = []
+    for label, sizes in lst["pages"].items():
+        big, small = sizes["big"], sizes["small"]
+        const = big["queries"] == small["queries"]
+        ok = const and big["median_ms"] <= 300
+        rows.append(Row(
+            "listing", f"[{backend}] {label}, {lst['runs_big']:,} runs (vs {lst['runs_small']:,}): server time, "
+            "SQL queries, payload",
+            f"{big['median_ms']:.0f} ms, {big['queries']} queries, {big['bytes'] / 1e3:.0f} kB",
+            f"{small['median_ms']:.0f} ms, {small['queries']} queries at {lst['runs_small']:,} runs",
+            "queries constant" if const else "QUERIES GROW", "≤ 300 ms, constant queries", ok,
+        ))
+    return rows
+
+
+def footprint_rows(fp: dict | None) -> list[Row]:
+    if not fp:
+        return []
+    roles = ", ".join(f"{k} {v:.0f}" for k, v in sorted(fp["rss_by_role_mb"].items()))
+    ready = fp.get("ready_s")
+    return [
+        Row("footprint", f"`make run` idle: resident memory of web + worker (main + pool child) + scheduler",
+            f"{fp['rss_mb']:.0f} MB ({roles})", "MLflow server: 1,100-2,600 MB (anchor)",
+            f"×{1100 / fp['rss_mb']:.1f}-{2600 / fp['rss_mb']:.1f} less", "≤ 600 MB", fp["rss_mb"] <= 600),
+        Row("footprint", "`manage.py runlocal` to /login/ 200 and worker ready",
+            f"{ready:.1f} s (web {fp['web_ready_s']:.1f}, worker {fp['worker_ready_s']:.1f})" if ready else "not ready",
+            "MLflow server: 4-9 s (anchor)", "", "≤ 5 s", bool(ready and ready <= 5)),
+    ]
+
+
+def format_table(rows: list[Row], markdown: bool = False) -> str:
+    head = ("area", "figure", "LossLab", "baseline", "ratio", "target", "")
+    cells = [head] + [(r.area, r.figure, r.losslab, r.baseline, r.ratio, r.target, r.mark) for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head[:-1]) + " | met |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in cells[1:]]
+        return "\n".join(lines)
+    widths = [min(72, max(len(row[i]) for row in cells)) for i in range(len(head))]
+    out = []
+    for row in cells:
+        out.append("  ".join(c.ljust(w) if len(c) <= w else c for c, w in zip(row, widths)).rstrip())
+    return "\n".join(out)
