@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench check-deploy clean
+.PHONY: run test bench bench-mlflow-venv check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,21 @@ chromium:
 test: $(STAMP) chromium
 	$(PY) -m pytest
 
-bench: $(STAMP)
-	$(PY) -m bench
+# The benchmark compares against MLflow, installed only in its own venv (never an app dependency).
+MLFLOW_VENV := bench/.venv-mlflow
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+
+$(MLFLOW_STAMP): bench/requirements-mlflow.txt
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r bench/requirements-mlflow.txt
+	touch $(MLFLOW_STAMP)
+
+bench-mlflow-venv: $(MLFLOW_STAMP)
+
+# Prints one table (LossLab beside a bare PyTorch loop and MLflow) and records it in docs/benchmarks.md.
+bench: $(STAMP) $(MLFLOW_STAMP) chromium
+	mkdir -p bench/out
+	$(PY) -m bench --markdown docs/benchmarks.md --json bench/out/last.json
 
 clean:
 	rm -rf var/test.sqlite3* var/checkpoints test-artifacts

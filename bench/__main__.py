@@ -48,14 +48,15 @@ def run_training(quick: bool, threads: int) -> dict:
     from workers.training.config import RunConfig
 
     torch.set_num_threads(threads)
-    digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if quick else 10})
+    small = {"name": "iris"} if quick else {"name": "digits"}  # quick checks the harness, not the speed
+    digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if quick else 10, "dataset": small})
     large = RunConfig.model_validate({
         "seed": 0, "device": "cpu", "epochs": 1 if quick else 2,
-        "dataset": {"name": "synthetic_classification", "n_samples": 1000 if quick else 60000, "n_features": 784},
+        "dataset": {"name": "synthetic_classification", "n_samples": 600 if quick else 60000, "n_features": 784},
     })
     repeats = 1 if quick else 3
-    name = "synthetic 1,000×784" if quick else "synthetic 60,000×784"
-    return {"digits": bench_training.measure_case(digits, repeats), name: bench_training.measure_case(large, repeats)}
+    name = "synthetic 600×784" if quick else "synthetic 60,000×784"
+    return {small["name"]: bench_training.measure_case(digits, repeats), name: bench_training.measure_case(large, repeats)}
 
 
 def backends() -> list[tuple[str, str]]:
@@ -116,6 +117,19 @@ def run_footprint() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_browser(tmp: pathlib.Path, listing: dict, quick: bool) -> dict:
+    import browser
+
+    pages = {"experiment page": (f"/experiments/{listing['big_id']}/", browser.DRAWN["experiment"])}
+    cmd = [sys.executable, str(BENCH / "browser.py"), "--db", f"sqlite:///{tmp / 'losslab.sqlite3'}",
+           "--pages", json.dumps(pages), "--repeats", "1" if quick else "5", "--shots", str(ROOT / "bench" / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        say("browser failed:\n" + done.stderr[-3000:])
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def collect(args, tmp: pathlib.Path) -> tuple[list[Row], dict]:
     sections = args.sections
     figures: dict = {}
@@ -153,6 +167,10 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
     if "queue" in sections:
         rows.append(report.pending("queue", "submit → running, idle worker; runs/minute",
                                    "bench/bench_queue.py not on this branch yet", "≤ 1 s median"))
+    if "browser" in sections and figures.get("sqlite", {}).get("listing"):
+        say("browser: pages in Chromium")
+        figures["browser"] = run_browser(tmp, figures["sqlite"]["listing"], args.quick)
+        rows += report.browser_rows(figures["browser"], figures["sqlite"]["listing"])
     if "footprint" in sections:
         say("footprint: make run's processes")
         figures["footprint"] = run_footprint()

@@ -82,7 +82,7 @@ def pages(exp_id: int) -> dict[str, str]:
 
 
 def bench_listing(user, quick: bool) -> dict:
-    small_n, big_n = (20, 300) if quick else (100, 10_000)
+    small_n, big_n = (10, 120) if quick else (100, 10_000)
     t0 = time.perf_counter()
     small = make_experiment(user, "listing small", small_n)
     big = make_experiment(user, "listing big", big_n)
@@ -90,7 +90,8 @@ def bench_listing(user, quick: bool) -> dict:
     client = Client()
     client.force_login(user)
     repeats = 2 if quick else 7
-    out = {"runs_small": small_n, "runs_big": big_n, "create_s": create_s, "pages": {}}
+    out = {"runs_small": small_n, "runs_big": big_n, "create_s": create_s, "pages": {},
+           "big_id": big.pk, "small_id": small.pk}
     for label, url in pages(big.pk).items():
         small_url = url.replace(f"/{big.pk}/", f"/{small.pk}/").replace(f"={big.pk}&", f"={small.pk}&")
         out["pages"][label] = {"big": time_get(client, url, repeats), "small": time_get(client, small_url, repeats)}
