@@ -74,7 +74,7 @@ def _labels(configs: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]:
     diff = config_diff([configs[g]["config"] for g in groups], ignore=NOT_A_FACTOR)
     factors = {g: {row["field"]: row["values"][i] for row in diff} for i, g in enumerate(groups)}
     labels = {
-        g: " · ".join(f"{f.split('.')[-1] if f.endswith('.name') else f}={_fmt(v)}" for f, v in factors[g].items())
+        g: " · ".join(f"{f.removesuffix('.name')}={_fmt(v)}" for f, v in factors[g].items())
         or "all runs (one configuration)"
         for g in groups
     }
