@@ -12,6 +12,7 @@ import math
 from typing import Any, Iterable
 
 import numpy as np
+import orjson
 
 from experiments import metric_store
 from experiments.downsample import minmax_downsample
@@ -132,8 +133,11 @@ def available_keys(run_ids: list[int]) -> list[str]:
     return sorted(set(keys))
 
 
-def round_sig(values: np.ndarray, digits: int = 6) -> list[float | None]:
-    """Round to `digits` significant digits (what a chart can show) so the JSON stays small; non-finite -> None."""
+def round_sig(values: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to `digits` significant digits (what a chart can show): the JSON stays small and quick to write.
+
+    Non-finite values stay NaN (sent as null).
+    """
     v = np.asarray(values, dtype=float)
     finite = np.isfinite(v) & (v != 0)
     exp = np.zeros(len(v))
@@ -141,11 +145,7 @@ def round_sig(values: np.ndarray, digits: int = 6) -> list[float | None]:
     up = exp >= 0
     scale_up, scale_down = 10.0 ** np.where(up, exp, 0), 10.0 ** np.where(up, 0, -exp)
     # Integer / power of ten is correctly rounded, so the float prints as the short decimal.
-    rounded = np.where(up, np.round(v * scale_up) / scale_up, np.round(v / scale_down) * scale_down)
-    out = rounded.tolist()
-    if not np.isfinite(v).all():
-        out = [x if math.isfinite(x) else None for x in out]
-    return out
+    return np.where(up, np.round(v * scale_up) / scale_up, np.round(v / scale_down) * scale_down)
 
 
 def _epoch_x(steps: np.ndarray, epoch: metric_store.Series | None) -> np.ndarray | None:
@@ -173,9 +173,12 @@ def _x_values(s: metric_store.Series, run_series: dict, x: str, t0: float) -> tu
 def compare_series(
     run_ids: list[int], *, keys: list[str], x: str = "step", max_points: int = DEFAULT_MAX_POINTS
 ) -> dict[int, dict[str, dict]]:
-    """{run id: {key: {"x": [...], "y": [...]}}} for every run and key that has points, downsampled."""
+    """{run id: {key: {"x": array, "y": array}}} for every run and key that has points, downsampled.
+
+    Arrays stay numpy (NaN marks a non-finite value): `encode` writes them straight to JSON.
+    """
     need = set(keys) | ({"epoch"} if x == "epoch" else set())
-    data = metric_store.read_series(run_ids, keys=sorted(need))
+    data = metric_store.read_series(run_ids, keys=sorted(need), with_times=x == "time")
     out: dict[int, dict[str, dict]] = {}
     for run_id in run_ids:
         series = data.get(run_id, {})
@@ -190,9 +193,14 @@ def compare_series(
             if xs is None:
                 continue
             xd, yd = minmax_downsample(xs, s.values, max_points)
-            xl = xd.tolist() if decimals == 0 else np.round(xd, decimals).tolist()
-            out[run_id][key] = {"x": xl, "y": round_sig(yd)}
+            xd = np.ascontiguousarray(xd if decimals == 0 else np.round(xd, decimals))
+            out[run_id][key] = {"x": xd, "y": round_sig(yd)}
     return out
+
+
+def encode(data: dict[str, Any]) -> bytes:
+    """JSON with numpy arrays written natively and NaN as null: a third of the server time otherwise."""
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
 
 def run_brief(run: Run, diff_fields: list[str]) -> dict[str, Any]:

@@ -173,11 +173,13 @@ def _finish(reporter: DbReporter, result) -> None:
     )
     summary.update({"steps_per_epoch": result.steps_per_epoch, "grad_health": result.grad_health,
                     "best_epoch": result.best_epoch or summary.get("best_epoch")})
-    queue.run_finish(
+    finished = queue.run_finish(
         run_id=reporter.run_id, attempt=reporter.attempt, status=status,
         error=result.message if status != Run.Status.SUCCEEDED else "",
         diverged_step=result.diverged_step, summary=summary, verdict=verdict,
     )
+    if finished:
+        _compact(reporter.run_id)
 
 
 def oom_message(exc: BaseException) -> str | None:
@@ -197,8 +199,19 @@ def _finish_failed(reporter: DbReporter, exc: Exception) -> None:
     except Exception:
         pass
     summary, verdict = reporter.summary_and_verdict(finished=True)
-    queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
-                     error=message, summary=summary, verdict=verdict)
+    if queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
+                        error=message, summary=summary, verdict=verdict):
+        _compact(reporter.run_id)
+
+
+def _compact(run_id: int) -> None:
+    """One chunk per key once the history is final, so comparisons read one row per curve."""
+    from experiments.metric_store import compact
+
+    try:
+        compact(run_id)
+    except Exception:  # the run is recorded; compaction is only an optimisation
+        log.warning("could not compact the metrics of run %s", run_id, exc_info=True)
 
 
 _worker_beat_started = False

@@ -48,13 +48,14 @@ def test_it_downsamples_long_series_keeping_the_spike(experiment):
     out = comparison.compare_series([run.pk], keys=["train_loss_step"], x="step", max_points=300)[run.pk]["train_loss_step"]
     assert len(out["x"]) <= 300
     assert 50.0 in out["y"] and 7778 in out["x"]
-    assert None in out["y"]  # NaN sent as null, not dropped
+    assert np.isnan(out["y"]).sum() == 1  # the NaN marker is kept (and sent as null)
+    assert b"null" in comparison.encode(out)
     assert out["x"][0] == 1 and out["x"][-1] == 10_000
 
 
 def test_round_sig_keeps_six_significant_digits():
-    assert comparison.round_sig(np.array([0.123456789, 12345.6789, -0.000123456789, 0.0, np.inf])) == [
-        0.123457, 12345.7, -0.000123457, 0.0, None]
+    rounded = comparison.round_sig(np.array([0.123456789, 12345.6789, -0.000123456789, 0.0, np.inf]))
+    assert comparison.encode(rounded) == b"[0.123457,12345.7,-0.000123457,0.0,null]"
 
 
 def test_different_losses_default_to_the_shared_metric(alice_client, experiment):
