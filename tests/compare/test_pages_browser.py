@@ -124,3 +124,27 @@ def test_sweep_form_counts_runs_before_submit_and_launches_them(browser_page, li
     page.wait_for_selector("text=Sweep queued: 24 runs.")
     assert Run.objects.filter(experiment=experiment).count() == 24
     shot(page, "sweep_launched.png")
+
+
+def test_run_page_shows_the_diagnosis_and_marks_best_epoch_and_overfitting(browser_page, live_server, team_and_user):
+    from workers.runner import summarize
+
+    team, alice, experiment = team_and_user
+    run = make_run(experiment, epochs=20, steps_per_epoch=40, val_curve=overfits)
+    history = {e: {"train_loss": 1.0 / e, "val_loss": overfits(e)} for e in range(1, 21)}
+    history[1]["baseline_val_loss"] = 1.1
+    summary, verdict = summarize(history, task="classification", finished=True)
+    assert verdict == "overfitting"
+    Run.objects.filter(pk=run.pk).update(summary=summary, verdict=verdict)
+    page = browser_page
+    page.login(alice)
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    page.wait_for_selector("dl.evidence")
+    evidence = page.inner_text("dl.evidence")
+    assert "best epoch" in evidence and "overfitting from epoch" in evidence
+    assert page.inner_text('[data-field="verdict"]') == "overfitting"
+    page.wait_for_function("document.querySelector('#chart-loss').layout.shapes.length === 2")
+    xs = page.eval_on_selector("#chart-loss", "el => el.layout.shapes.map(s => s.x0)")
+    ev = summary["diagnosis"]["evidence"]
+    assert xs == [ev["best_epoch"], ev["overfit_onset_epoch"]]
+    shot(page, "run_page_diagnosis.png")
