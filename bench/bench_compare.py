@@ -117,6 +117,35 @@ def time_compare(exp_id: int, ids: list[int], *, x: str, repeats: int, max_point
             "cpu_ms": 1000 * min(cpu), "bytes": size, "points": points}
 
 
+def time_ranking(n_groups: int = 2000, n_seeds: int = 5, repeats: int = 3) -> dict:
+    """10,000 finished runs in one experiment: the leaderboard's server time and query count."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from experiments.models import Experiment, Run, Team
+
+    Experiment.objects.filter(name="bench ranking").delete()
+    exp = Experiment.objects.create(team=Team.objects.get(name="bench"), name="bench ranking")
+    runs = [Run(experiment=exp, name=f"g{g} s{s}", config={"optimizer": {"lr": 1e-4 * (g + 1)}, "seed": s},
+                config_hash=f"{g}-{s}", group_hash=f"{g:06d}", seed=s, status="succeeded", queued_at=timezone.now(),
+                summary={"best": {"val_accuracy": 0.5 + g / (4 * n_groups) + s / 1000}, "final": {}})
+            for g in range(n_groups) for s in range(n_seeds)]
+    Run.objects.bulk_create(runs, batch_size=1000)
+    client = Client()
+    client.force_login(User.objects.get(username="bench"))
+    times = []
+    for _ in range(repeats):
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            r = client.get(f"/api/experiments/{exp.pk}/ranking")
+            times.append(time.perf_counter() - t0)
+        assert r.status_code == 200, r.content[:300]
+    return {"runs": len(runs), "median_ms": 1000 * statistics.median(times), "queries": len(queries)}
+
+
 def profile(exp_id: int, ids: list[int]) -> None:
     """cProfile of one whole request (the app venv has no pyinstrument)."""
     import cProfile
@@ -144,6 +173,7 @@ def main() -> None:
     ap.add_argument("--max-points", type=int, default=500)
     ap.add_argument("--mlflow", help="python interpreter of a venv with mlflow installed")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--ranking", action="store_true", help="also time the leaderboard of 10,000 runs")
     ap.add_argument("--keep", help="directory for the throwaway databases; reused (no reload) when it has one")
     args = ap.parse_args()
     tmp = pathlib.Path(args.keep or tempfile.mkdtemp(prefix="bench-compare-"))
@@ -158,15 +188,20 @@ def main() -> None:
     else:
         exp_id, ids, write_s = load(args.runs, args.steps, args.epochs)
     n_points = args.runs * args.steps * 2
-    print(f"LossLab: wrote {n_points:,} points in {write_s:.1f} s ({n_points / write_s:,.0f} points/s)")
-    before = time_compare(exp_id, ids, x="step", repeats=args.repeats, max_points=args.max_points)
-    print(f"LossLab compare x=step, one chunk per epoch (a run still training): median {before['median_ms']:.0f} ms "
-          f"(CPU {before['cpu_ms']:.0f})")
-    print(f"compacting finished runs: {compact_all(ids):.1f} s")
+    if not reuse:
+        print(f"LossLab: wrote {n_points:,} points in {write_s:.1f} s ({n_points / write_s:,.0f} points/s)")
+    if not reuse:
+        before = time_compare(exp_id, ids, x="step", repeats=args.repeats, max_points=args.max_points)
+        print(f"LossLab compare x=step, one chunk per epoch (a run still training): median {before['median_ms']:.0f} ms "
+              f"(CPU {before['cpu_ms']:.0f})")
+        print(f"compacting finished runs: {compact_all(ids):.1f} s")
     results = {x: time_compare(exp_id, ids, x=x, repeats=args.repeats, max_points=args.max_points) for x in ("step", "epoch")}
     for x, r in results.items():
         print(f"LossLab compare x={x}: median {r['median_ms']:.0f} ms (min {r['min_ms']:.0f}, CPU {r['cpu_ms']:.0f}), "
               f"{r['bytes'] / 1e6:.2f} MB, {r['points']:,} points drawn")
+    if args.ranking:
+        rk = time_ranking()
+        print(f"LossLab ranking of {rk['runs']:,} runs: median {rk['median_ms']:.0f} ms, {rk['queries']} queries")
     if args.profile:
         profile(exp_id, ids)
     if args.mlflow:

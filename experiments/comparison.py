@@ -57,14 +57,19 @@ def compare_runs(*, experiment: Experiment, run_ids: list[int]) -> list[Run]:
     return [found[i] for i in run_ids]
 
 
-def run_task(run: Run) -> str:
-    final = (run.summary or {}).get("final") or {}
+def task_of(config: dict | None, summary: dict | None) -> str:
+    """classification or regression: from the metrics the run recorded, else from its dataset."""
+    final = (summary or {}).get("final") or {}
     if "val_rmse" in final:
         return "regression"
     if "val_accuracy" in final:
         return "classification"
-    dataset = (run.config or {}).get("dataset") or {}
+    dataset = (config or {}).get("dataset") or {}
     return dataset.get("task") or DATASETS.get(dataset.get("name"), ("classification", None))[0]
+
+
+def run_task(run: Run) -> str:
+    return task_of(run.config, run.summary)
 
 
 def loss_kind(config: dict) -> str:

@@ -17,7 +17,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from experiments import ranking
-from experiments.comparison import config_diff, run_task
+from experiments.comparison import config_diff, task_of
 from experiments.models import Experiment, Run
 from experiments.services import ServiceError
 
@@ -90,7 +90,7 @@ def _fmt(value: Any) -> str:
 
 
 def default_metric(configs: dict[str, dict]) -> str:
-    tasks = Counter(run_task(Run(config=c["config"], summary=c["summary"])) for c in configs.values())
+    tasks = Counter(task_of(c["config"], c["summary"]) for c in configs.values())
     return DEFAULT_METRIC[tasks.most_common(1)[0][0]] if tasks else DEFAULT_METRIC["classification"]
 
 
