@@ -8,8 +8,9 @@ The classifier follows the order of the research notes (research file B2),
 each test looking only at runs the earlier tests let through:
 
 1. **diverged**: a non-finite loss, or a training loss that exploded (far above
-   the trivial predictor's loss) and never came back, or that climbed back to
-   the trivial loss after having been well below it.
+   the trivial predictor's loss) and never came back, that climbed back to
+   the trivial loss after having been well below it, or that zig-zags at or
+   above the trivial loss.
 2. **underfitting**: the training loss is no longer falling meaningfully and
    is still close to the trivial predictor's loss (>= 90 %), or has plateaued
    above half of it with a small train-val gap.
@@ -17,9 +18,15 @@ each test looking only at runs the earlier tests let through:
    loss has risen above its best, in %) is large on the smoothed curve, while
    the training loss kept falling and the train-val gap widened.
 4. **unstable**: the validation loss zig-zags (most successive differences
-   change sign after detrending) with a large amplitude.
+   change sign) with a large amplitude around its running median, measured
+   against its level (but at least a quarter of the trivial loss).
 5. **still_improving** when the validation loss is still falling
    meaningfully at the end, otherwise **good_fit**.
+
+``finished=False`` judges the curve so far by the same rules; only a run of
+fewer than MIN_EPOCHS epochs is treated differently (too young: still
+improving, unless it has diverged), and the suggestions say "let it run"
+rather than "train longer".
 
 Thresholds are heuristics, tuned against the labelled curves of real training
 runs in ``tests/analysis/curves`` (see ``tests/analysis/make_curves.py``).
@@ -35,7 +42,6 @@ which makes the tests that use it more lenient.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -60,7 +66,8 @@ COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
 COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
 NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
-NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level
+NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
+NOISE_FLOOR = 0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
 IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
 IMPROVING_ABS = 0.001  # ...and >= 0.1 % of the trivial loss per epoch
 MIN_EPOCHS = 3  # fewer than this: too young to judge anything but divergence
@@ -88,7 +95,10 @@ def diagnose(train_loss: Sequence[float | None], val_loss: Sequence[float | None
     curve that is still falling is ``still_improving``, but a run that has
     diverged or is clearly overfitting is flagged at once. ``grad_health``
     (e.g. ``"vanishing"`` or ``"exploding"``, from the gradient-norm monitor)
-    only sharpens the suggestions. Raises ``ValueError`` when the two curves
+    only sharpens the suggestions. ``task`` is recorded in the evidence; pass
+    the matching ``baseline_loss`` (validation MSE of the training mean, or
+    cross-entropy of the training class prior); without it the first epoch's
+    training loss stands in (see the module docstring). Raises ``ValueError`` when the two curves
     differ in length or are empty (there is nothing to diagnose yet).
     """
     train, val = _as_array(train_loss, "train_loss"), _as_array(val_loss, "val_loss")
@@ -114,12 +124,17 @@ def _as_array(values: Sequence[float | None], name: str) -> np.ndarray:
 
 
 def _smooth(y: np.ndarray, width: int = 5) -> np.ndarray:
-    """Centred running median (shorter at the ends); kills single-epoch spikes, keeps trends."""
-    half = width // 2
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(y, half, constant_values=np.nan), width)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is fine here
-        return np.nanmedian(windows, axis=1)
+    """Centred running median (shorter at the ends); kills single-epoch spikes, keeps trends.
+
+    ``y`` is finite here (the rules look at the finite prefix only).
+    """
+    n, half = len(y), width // 2
+    out = np.empty(n)
+    if n >= width:
+        out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, width), axis=1)
+    for i in [*range(min(half, n)), *range(max(n - half, half), n)]:
+        out[i] = np.median(y[max(0, i - half) : i + half + 1])
+    return out
 
 
 def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: float | None) -> dict:
@@ -148,7 +163,7 @@ def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: floa
     f.update(_trend(train, val, sv, st, f["base"]))
     f["gap_end"] = float(sv[-1] - st[-1])
     f["gap_best"] = float(sv[sbest] - st[sbest])
-    f.update(_noise(val))
+    f.update(_noise(val, f["base"]))
     return f
 
 
@@ -185,7 +200,7 @@ def _trend(train: np.ndarray, val: np.ndarray, sv: np.ndarray, st: np.ndarray, b
     }
 
 
-def _noise(val: np.ndarray) -> dict:
+def _noise(val: np.ndarray, base: float) -> dict:
     """How much the last NOISE_WINDOW epochs zig-zag around their trend."""
     v = val[-NOISE_WINDOW:]
     if len(v) < 6:
@@ -193,7 +208,7 @@ def _noise(val: np.ndarray) -> dict:
     d = np.diff(v)
     flips = np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)
     spread = float(np.ptp(v - _smooth(v)))
-    level = float(np.median(v))
+    level = max(float(np.median(v)), NOISE_FLOOR * base)
     return {"sign_changes": float(flips), "amplitude": spread / level if level > 0 else 0.0, "noise_range": spread}
 
 
@@ -211,7 +226,7 @@ def _classify(f: dict, finished: bool) -> str:
         return "underfitting"
     if _overfitting(f):
         return "overfitting"
-    if m >= MIN_NOISE_EPOCHS and f["sign_changes"] >= NOISE_SIGN_CHANGES and f["amplitude"] > NOISE_AMPLITUDE:
+    if _noisy(f):
         return "unstable"
     if improving:
         return "still_improving"
@@ -220,8 +235,14 @@ def _classify(f: dict, finished: bool) -> str:
     return "good_fit"
 
 
+def _noisy(f: dict) -> bool:
+    """The val loss zig-zags (research B2's NOISY rule)."""
+    return (f["n_finite"] >= MIN_NOISE_EPOCHS and f["sign_changes"] >= NOISE_SIGN_CHANGES
+            and f["amplitude"] > NOISE_AMPLITUDE)
+
+
 def _diverged(f: dict) -> bool:
-    """Non-finite, exploded and never recovered, or collapsed back to the trivial loss."""
+    """Non-finite, exploded and never recovered, collapsed back to the trivial loss, or thrashing above it."""
     if f["first_bad"] is not None:
         return True
     base, end = f["base"], f["st"][-1]  # end: median of the last epochs, robust to one lucky epoch
@@ -229,7 +250,9 @@ def _diverged(f: dict) -> bool:
     # Research B2: after warm-up, train > 1.5x max(first, trivial) for 3 evaluations.
     rising = f["n_finite"] > 3 and f["train_last3"] > 1.5 * max(f["train"][0], base)
     collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
-    return exploded or rising or collapsed
+    # Oscillating at or above the trivial loss: the updates are too large to learn anything.
+    thrashing = _noisy(f) and end >= base
+    return exploded or rising or collapsed or thrashing
 
 
 def _underfitting(f: dict, improving: bool) -> bool:
@@ -267,6 +290,7 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
     base = f["base"]
     ev = {
         "epochs": f["n"],
+        "task": f["task"],
         "finished": finished,
         "baseline_loss": _num(base),
         "baseline_source": f["base_source"],

@@ -243,6 +243,13 @@ DROPPED: dict[str, str] = {
     "unstable/iris/h64/sgd-lr0.5/s2": "flat near zero with two isolated spikes: between unstable and good fit",
     "unstable/iris/h64/sgd-lr0.5/s3": "train loss reached ~0 and val loss rose steadily: overfitting",
     "good_fit/diabetes/h64/adam-lr0.003/s0 with l2=1e-3": "val loss rose ~18% after epoch 10; L2 raised to 1e-2",
+    # Holdout seeds, labelled by eye before the classifier was run on them:
+    "diverged/moons/h64x64/sgd-lr0.1/s4": "did not collapse: noisy at 0.4-0.8 of the trivial loss (unstable, not diverged)",
+    "diverged/moons/h64x64/sgd-lr0.1/s5": "did not collapse: noisy at 0.5-0.6 of the trivial loss (unstable, not diverged)",
+    "unstable/iris/h64/sgd-lr0.5/s4": "three early spikes, then flat near zero: between unstable and good fit",
+    "unstable/iris/h64/sgd-lr0.5/s6": "one spike, then train ~0 and val creeping up",
+    "unstable/iris/h64/sgd-lr0.5/s7": "early spikes, then flat near zero: between unstable and good fit",
+    "unstable/iris/h64/sgd-lr0.5/s5": "train loss reached ~0 and val loss rose steadily: overfitting",
 }
 
 

@@ -97,6 +97,17 @@ def test_a_zig_zagging_val_loss_is_unstable():
     assert "increase batch_size" in d.suggestions
 
 
+def test_a_loss_zig_zagging_above_the_trivial_loss_is_diverged_not_unstable():
+    train = [BASE * (1.1 + (0.3 if i % 2 else 0.0)) for i in range(30)]
+    assert diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE).verdict == "diverged"
+
+
+def test_small_wiggles_on_a_near_zero_loss_are_not_instability():
+    val = decay(2.0, 0.05, 3)
+    val = [v + (0.02 if i % 2 and i > 15 else 0.0) for i, v in enumerate(val)]  # 40 % of the level
+    assert diagnose(decay(2.0, 0.04, 3), val, baseline_loss=BASE).verdict == "good_fit"
+
+
 def test_one_spike_in_a_converged_run_is_not_instability():
     val = decay(2.0, 0.14, 4)
     val[30] = 0.6

@@ -129,5 +129,6 @@ def test_running_out_of_memory_says_what_to_change(monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory")  # no GPU here: the error is raised by hand
 
     monkeypatch.setattr(models.MLP, "forward", exhausted)
-    with pytest.raises(OutOfMemory, match="lower the batch size"):
+    with pytest.raises(OutOfMemory, match="out of memory.*lower the batch size") as caught:
         train(make_config(epochs=1), NullReporter())
+    assert isinstance(caught.value, torch.OutOfMemoryError)  # callers catching torch's error still do

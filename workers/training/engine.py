@@ -35,8 +35,8 @@ STEP_SAMPLES = 50  # per-step train loss points per epoch (at most)
 GRAD_SAMPLES = 10  # gradient-norm samples per epoch (each costs a few small kernels)
 
 
-class OutOfMemory(RuntimeError):
-    """The device ran out of memory; the message says what to change."""
+class OutOfMemory(torch.OutOfMemoryError):
+    """The device ran out of memory; the message says what to change (still a torch.OutOfMemoryError)."""
 
 
 @dataclass
@@ -276,7 +276,7 @@ def train(
         return _train(config, reporter, checkpoint_dir, data_dir)
     except torch.OutOfMemoryError as exc:
         raise OutOfMemory(
-            f"out of device memory with batch_size={config.batch_size} and hidden={config.model.hidden}: "
+            f"out of memory on the device with batch_size={config.batch_size} and hidden={config.model.hidden}: "
             "lower the batch size or the model width"
         ) from exc
 
