@@ -226,3 +226,9 @@ def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
         "run": run.pk, "status": run.status, "epoch": run.epoch, "epochs": run.epochs,
         "last_step": last_step, "series": {k: s.as_dict() for k, s in series.items()},
     }
+
+
+# --- compare, rank, diagnose (their own module; same auth and error shape)
+from experiments.api_analysis import router as analysis_router  # noqa: E402
+
+api.add_router("", analysis_router)

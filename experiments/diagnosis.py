@@ -42,7 +42,6 @@ which makes the tests that use it more lenient.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -96,7 +95,10 @@ def diagnose(train_loss: Sequence[float | None], val_loss: Sequence[float | None
     curve that is still falling is ``still_improving``, but a run that has
     diverged or is clearly overfitting is flagged at once. ``grad_health``
     (e.g. ``"vanishing"`` or ``"exploding"``, from the gradient-norm monitor)
-    only sharpens the suggestions. Raises ``ValueError`` when the two curves
+    only sharpens the suggestions. ``task`` is recorded in the evidence; pass
+    the matching ``baseline_loss`` (validation MSE of the training mean, or
+    cross-entropy of the training class prior); without it the first epoch's
+    training loss stands in (see the module docstring). Raises ``ValueError`` when the two curves
     differ in length or are empty (there is nothing to diagnose yet).
     """
     train, val = _as_array(train_loss, "train_loss"), _as_array(val_loss, "val_loss")
@@ -122,12 +124,17 @@ def _as_array(values: Sequence[float | None], name: str) -> np.ndarray:
 
 
 def _smooth(y: np.ndarray, width: int = 5) -> np.ndarray:
-    """Centred running median (shorter at the ends); kills single-epoch spikes, keeps trends."""
-    half = width // 2
-    windows = np.lib.stride_tricks.sliding_window_view(np.pad(y, half, constant_values=np.nan), width)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN window is fine here
-        return np.nanmedian(windows, axis=1)
+    """Centred running median (shorter at the ends); kills single-epoch spikes, keeps trends.
+
+    ``y`` is finite here (the rules look at the finite prefix only).
+    """
+    n, half = len(y), width // 2
+    out = np.empty(n)
+    if n >= width:
+        out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, width), axis=1)
+    for i in [*range(min(half, n)), *range(max(n - half, half), n)]:
+        out[i] = np.median(y[max(0, i - half) : i + half + 1])
+    return out
 
 
 def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: float | None) -> dict:
@@ -283,6 +290,7 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
     base = f["base"]
     ev = {
         "epochs": f["n"],
+        "task": f["task"],
         "finished": finished,
         "baseline_loss": _num(base),
         "baseline_source": f["base_source"],

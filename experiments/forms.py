@@ -14,6 +14,7 @@ from pydantic.fields import FieldInfo
 
 from experiments.models import Experiment
 from experiments.services import error_location
+from workers.training import config as _cfg
 from workers.training.config import CHOICE_HELP, RunConfig
 
 SEP = "__"
@@ -149,3 +150,67 @@ class ExperimentForm(forms.ModelForm):
         model = Experiment
         fields = ["name", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+def _csv_values(raw: str, cast, field: str) -> list:
+    try:
+        return [cast(p.strip()) for p in raw.split(",") if p.strip()]
+    except ValueError:
+        raise forms.ValidationError(f"Enter {field} values separated by commas.") from None
+
+
+class SweepForm(forms.Form):
+    """A grid over the strategy and loss choices, times N seeds. An empty field keeps the preset's value."""
+
+    preset = forms.ChoiceField(help_text="The base config; the grid below replaces some of its values.")
+    epochs = forms.IntegerField(min_value=1, max_value=_cfg.MAX_EPOCHS, initial=20)
+    optimizer = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                          choices=[(c, c) for c in typing.get_args(_cfg.OptimizerConfig.model_fields["name"].annotation)])
+    lr = forms.CharField(required=False, label="Learning rates", help_text="e.g. 0.1, 0.01, 0.001")
+    schedule = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
+                                         choices=[(c, c) for c in typing.get_args(_cfg.ScheduleConfig.model_fields["name"].annotation)])
+    batch_size = forms.CharField(required=False, label="Batch sizes", help_text="e.g. 32, 128")
+    l2 = forms.CharField(required=False, label="L2 penalties", help_text="e.g. 0, 0.0001, 0.001")
+    l1 = forms.CharField(required=False, label="L1 penalties", help_text="e.g. 0, 0.0001")
+    dropout = forms.CharField(required=False, label="Dropout", help_text="e.g. 0, 0.5")
+    arch = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Architecture",
+                                     choices=[(c, c) for c in typing.get_args(_cfg.ModelConfig.model_fields["arch"].annotation)])
+    hidden = forms.CharField(required=False, label="Layer widths",
+                             help_text="Alternatives separated by |, e.g. 256,128 | 64")
+    loss = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Loss",
+                                     choices=[(c, c) for c in typing.get_args(_cfg.LossConfig.model_fields["name"].annotation)])
+    seeds = forms.IntegerField(min_value=1, max_value=20, initial=3, help_text="Runs per configuration, seeds 0…N−1.")
+
+    def __init__(self, *args, presets: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.presets = presets
+        self.fields["preset"].choices = [(k, label) for k, (label, _) in presets.items()]
+
+    def clean_lr(self):
+        return _csv_values(self.cleaned_data["lr"], float, "learning-rate")
+
+    def clean_batch_size(self):
+        return _csv_values(self.cleaned_data["batch_size"], int, "whole-number batch-size")
+
+    def clean_l2(self):
+        return _csv_values(self.cleaned_data["l2"], float, "L2")
+
+    def clean_l1(self):
+        return _csv_values(self.cleaned_data["l1"], float, "L1")
+
+    def clean_dropout(self):
+        return _csv_values(self.cleaned_data["dropout"], float, "dropout")
+
+    def clean_hidden(self):
+        alternatives = [a for a in self.cleaned_data["hidden"].split("|") if a.strip()]
+        return [_csv_values(a, int, "whole-number width") for a in alternatives]
+
+    def base_config(self) -> dict:
+        base = self.presets[self.cleaned_data["preset"]][1].model_dump(mode="json")
+        base["epochs"] = self.cleaned_data["epochs"]
+        return base
+
+    def grid(self) -> dict[str, list]:
+        from experiments.sweeps import FACTORS
+
+        return {f: self.cleaned_data[f] for f in FACTORS if self.cleaned_data.get(f)}

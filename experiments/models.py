@@ -189,3 +189,21 @@ class ApiToken(models.Model):
     @staticmethod
     def generate() -> str:
         return "ll_" + secrets.token_urlsafe(32)
+
+
+class SavedComparison(models.Model):
+    """A named set of runs and chart options, shared by URL with the experiment's team."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="comparisons")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="comparisons")
+    name = models.CharField(max_length=200)
+    run_ids = models.JSONField(default=list)
+    options = models.JSONField(default=dict, blank=True, help_text="Chart options: keys, x axis, smoothing, log scale.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -60,3 +60,19 @@ def run_eta_seconds(run: Run) -> float | None:
 
     elapsed = (timezone.now() - run.started_at).total_seconds()
     return elapsed / run.epoch * (run.epochs - run.epoch)
+
+
+def saved_comparison_get(*, user: AbstractBaseUser, comparison_id: int):
+    """A saved comparison of one of the user's teams; anyone else's is simply not found."""
+    from experiments.models import SavedComparison
+
+    try:
+        return SavedComparison.objects.select_related("experiment", "team").get(
+            pk=comparison_id, team__memberships__user=user
+        )
+    except (SavedComparison.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such comparison") from None
+
+
+def saved_comparisons_for(*, experiment: Experiment):
+    return experiment.comparisons.select_related("created_by").order_by("-created")[:50]

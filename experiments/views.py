@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from experiments import selectors, services
+from experiments import leaderboard, selectors, services
 from experiments.forms import ExperimentForm, RunLaunchForm
 from workers.training.presets import PRESETS
 
@@ -35,7 +35,10 @@ def experiment_detail(request, experiment_id: int):
     positions = selectors.queue_positions()
     for run in runs:
         run.queue_position = positions.get(run.pk)
-    return render(request, "experiments/experiment_detail.html", {"experiment": experiment, "runs": runs})
+    # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
+    board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000)
+    context = {"experiment": experiment, "runs": runs, "board": board}
+    return render(request, "experiments/experiment_detail.html", context)
 
 
 @login_required

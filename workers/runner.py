@@ -12,6 +12,7 @@ from django.conf import settings
 
 from experiments import queue
 from experiments.models import Run
+from experiments.run_diagnosis import diagnose_history
 from workers.training.config import RunConfig
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,10 @@ class DbReporter:
             epoch=self.epoch, step=self.step, summary=summary, verdict=verdict,
         )
 
-    def summary_and_verdict(self, *, finished: bool) -> tuple[dict, str]:
-        return summarize(self.history, task=self.task, finished=finished)
+    def summary_and_verdict(
+        self, *, finished: bool, grad_health: str | None = None, diverged: bool = False
+    ) -> tuple[dict, str]:
+        return summarize(self.history, task=self.task, finished=finished, grad_health=grad_health, diverged=diverged)
 
 
 def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]]:
@@ -85,16 +88,23 @@ def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]
     return history
 
 
-def summarize(history: dict[int, dict[str, float]], *, task: str, finished: bool) -> tuple[dict, str]:
-    """Best and final epoch metrics (and, once diagnosis lands, the verdict) from the epoch history."""
-    if not history:
-        return {}, ""
+def summarize(
+    history: dict[int, dict[str, float]], *, task: str, finished: bool, grad_health: str | None = None,
+    diverged: bool = False,
+) -> tuple[dict, str]:
+    """Best and final epoch metrics and the diagnosis (live while training, final at the end)."""
+    summary: dict = {}
     epochs = sorted(history)
-    val = [history[e].get("val_loss") for e in epochs]
-    finite = [(v, e) for v, e in zip(val, epochs) if v is not None and math.isfinite(v)]
-    best_epoch = min(finite)[1] if finite else epochs[-1]
-    summary = {"final": history[epochs[-1]], "best": history[best_epoch], "best_epoch": best_epoch}
-    return summary, ""
+    if epochs:
+        val = [history[e].get("val_loss") for e in epochs]
+        finite = [(v, e) for v, e in zip(val, epochs) if v is not None and math.isfinite(v)]
+        best_epoch = min(finite)[1] if finite else epochs[-1]
+        summary = {"final": history[epochs[-1]], "best": history[best_epoch], "best_epoch": best_epoch}
+    diagnosis = diagnose_history(history, task=task, finished=finished, grad_health=grad_health, diverged=diverged)
+    if diagnosis is None:
+        return summary, ""
+    summary["diagnosis"] = diagnosis
+    return summary, diagnosis["verdict"]
 
 
 class Heartbeat(threading.Thread):
@@ -158,14 +168,18 @@ def _finish(reporter: DbReporter, result) -> None:
         reporter.flush()
     except queue.LeaseLost:
         return
-    summary, verdict = reporter.summary_and_verdict(finished=True)
+    summary, verdict = reporter.summary_and_verdict(
+        finished=True, grad_health=result.grad_health, diverged=result.status == "diverged"
+    )
     summary.update({"steps_per_epoch": result.steps_per_epoch, "grad_health": result.grad_health,
                     "best_epoch": result.best_epoch or summary.get("best_epoch")})
-    queue.run_finish(
+    finished = queue.run_finish(
         run_id=reporter.run_id, attempt=reporter.attempt, status=status,
         error=result.message if status != Run.Status.SUCCEEDED else "",
         diverged_step=result.diverged_step, summary=summary, verdict=verdict,
     )
+    if finished:
+        _compact(reporter.run_id)
 
 
 def oom_message(exc: BaseException) -> str | None:
@@ -185,8 +199,19 @@ def _finish_failed(reporter: DbReporter, exc: Exception) -> None:
     except Exception:
         pass
     summary, verdict = reporter.summary_and_verdict(finished=True)
-    queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
-                     error=message, summary=summary, verdict=verdict)
+    if queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
+                        error=message, summary=summary, verdict=verdict):
+        _compact(reporter.run_id)
+
+
+def _compact(run_id: int) -> None:
+    """One chunk per key once the history is final, so comparisons read one row per curve."""
+    from experiments.metric_store import compact
+
+    try:
+        compact(run_id)
+    except Exception:  # the run is recorded; compaction is only an optimisation
+        log.warning("could not compact the metrics of run %s", run_id, exc_info=True)
 
 
 _worker_beat_started = False

@@ -20,7 +20,7 @@
     f("best_val_loss").textContent = fmt(best.val_loss, 4);
     f("best_metric").textContent = best.val_accuracy != null ? "acc " + fmt(best.val_accuracy, 3)
                                   : best.val_rmse != null ? "rmse " + fmt(best.val_rmse, 3) : "–";
-    f("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict + "</span>" : "";
+    f("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict.replace("_", " ") + "</span>" : "";
     return !done.includes(run.status);
   }
 

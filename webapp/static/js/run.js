@@ -55,6 +55,28 @@
     return {shapes, annotations};
   }
 
+  // The diagnosis's evidence, in words: what the verdict rests on.
+  const EVIDENCE = [
+    ["reason", "why", (v) => v],
+    ["best_epoch", "best epoch", (v) => v],
+    ["overfit_onset_epoch", "overfitting from epoch", (v) => v],
+    ["generalization_loss", "val loss above its best (GL)", (v) => v.toFixed(1) + " %"],
+    ["train_val_gap", "train–val gap", (v) => v.toPrecision(3)],
+    ["relative_to_baseline", "val loss / trivial predictor's", (v) => (100 * v).toFixed(0) + " %"],
+  ];
+  function evidenceList(ev) {
+    const dl = document.createElement("dl");
+    dl.className = "evidence";
+    EVIDENCE.forEach(([key, label, show]) => {
+      const v = ev[key];
+      if (v == null || v === "") return;
+      const dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = label; dd.textContent = typeof v === "number" || typeof v === "string" ? show(v) : String(v);
+      dl.append(dt, dd);
+    });
+    return dl;
+  }
+
   let diagnosis = null;
   function draw() {
     const loss = [trace("train_loss", "train loss"), trace("val_loss", "val loss")].filter(Boolean);
@@ -85,12 +107,13 @@
     const end = run.finished_at ? new Date(run.finished_at) : new Date();
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
     field("eta").textContent = run.eta_seconds != null ? "· ETA " + fmtSeconds(run.eta_seconds) : "";
-    field("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict + "</span>" : "";
+    field("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict.replace("_", " ") + "</span>" : "";
     const err = field("error");
     err.hidden = !run.error; err.textContent = run.error;
     diagnosis = (run.summary || {}).diagnosis || null;
     const box = field("diagnosis");
     box.innerHTML = "";
+    if (diagnosis) box.appendChild(evidenceList(diagnosis.evidence || {}));
     if (diagnosis && diagnosis.suggestions && diagnosis.suggestions.length) {
       const ul = document.createElement("ul");
       diagnosis.suggestions.forEach((s) => { const li = document.createElement("li"); li.textContent = s; ul.appendChild(li); });

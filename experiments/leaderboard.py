@@ -1,0 +1,148 @@
+"""Reads behind the leaderboard: runs grouped by configuration (seeds pooled), ranked, and a sweep's factor effects.
+
+A constant number of queries whatever the number of runs: the score of each
+run is pulled out of its summary JSON by the database, and configs are read
+for one representative run per group only. The statistics are the pure
+functions of `experiments.ranking`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from django.db.models import Count, FloatField, Min
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from experiments import ranking
+from experiments.comparison import config_diff, task_of
+from experiments.models import Experiment, Run
+from experiments.services import ServiceError
+
+# metric -> (label, higher is better)
+METRICS: dict[str, tuple[str, bool]] = {
+    "best.val_accuracy": ("val accuracy at the best epoch", True),
+    "best.val_nll": ("val NLL at the best epoch", False),
+    "best.val_rmse": ("val RMSE at the best epoch", False),
+    "best.val_r2": ("val R² at the best epoch", True),
+    "best.val_mae": ("val MAE at the best epoch", False),
+    "best.val_loss": ("best val loss", False),
+    "final.val_loss": ("final val loss", False),
+    "final.val_accuracy": ("final val accuracy", True),
+    "final.val_rmse": ("final val RMSE", False),
+}
+DEFAULT_METRIC = {"classification": "best.val_accuracy", "regression": "best.val_rmse"}
+MAX_GROUPS = 50  # bootstrap intervals for the best 50 configurations; the rest are counted, not ranked
+NOT_A_FACTOR = ("seed", "device")
+
+
+def _groups_info(experiment: Experiment) -> tuple[dict[str, Counter], dict[str, dict]]:
+    """Per group: run counts by status; and one representative config (2 queries)."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    reps: dict[str, int] = {}
+    rows = experiment.runs.order_by().values("group_hash", "status").annotate(n=Count("id"), rep=Min("id"))
+    for row in rows:
+        counts[row["group_hash"]][row["status"]] = row["n"]
+        reps[row["group_hash"]] = min(row["rep"], reps.get(row["group_hash"], row["rep"]))
+    configs = {}
+    for pk, group, config, name, summary in Run.objects.filter(pk__in=reps.values()).values_list(
+        "pk", "group_hash", "config", "name", "summary"
+    ):
+        configs[group] = {"run": pk, "config": config, "name": name, "summary": summary}
+    return counts, configs
+
+
+def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, float]]]:
+    """(run id, score) of every succeeded run, per group, read out of the summary JSON by the database (1 query)."""
+    part, key = metric.split(".", 1)
+    expr = Cast(KT(f"summary__{part}__{key}"), FloatField())
+    rows = (
+        experiment.runs.order_by().filter(status=Run.Status.SUCCEEDED)
+        .annotate(score=expr).filter(score__isnull=False).values_list("pk", "group_hash", "score")
+    )
+    out: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for pk, group, score in rows:
+        out[group].append((pk, score))
+    return out
+
+
+def _labels(configs: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]:
+    """What tells the groups apart: the config fields that vary between them (seed never does)."""
+    groups = list(configs)
+    diff = config_diff([configs[g]["config"] for g in groups], ignore=NOT_A_FACTOR)
+    factors = {g: {row["field"]: row["values"][i] for row in diff} for i, g in enumerate(groups)}
+    labels = {
+        g: " · ".join(f"{f.removesuffix('.name')}={_fmt(v)}" for f, v in factors[g].items())
+        or "all runs (one configuration)"
+        for g in groups
+    }
+    return factors, labels
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return "-".join(map(str, value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def default_metric(configs: dict[str, dict]) -> str:
+    tasks = Counter(task_of(c["config"], c["summary"]) for c in configs.values())
+    return DEFAULT_METRIC[tasks.most_common(1)[0][0]] if tasks else DEFAULT_METRIC["classification"]
+
+
+def leaderboard_get(
+    *, experiment: Experiment, metric: str | None = None, baseline: str | None = None, n_resamples: int = 2000
+) -> dict[str, Any]:
+    """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap CI), with sweep effects."""
+    counts, configs = _groups_info(experiment)
+    metric = metric or default_metric(configs)
+    if metric not in METRICS:
+        raise ServiceError(f"metric must be one of {', '.join(METRICS)}.", field="metric", status=422)
+    label, higher = METRICS[metric]
+    scores = _scores(experiment, metric)
+    if baseline and baseline not in scores:
+        raise ServiceError("baseline is not a configuration with finished runs here.", field="baseline", status=422)
+    factors, labels = _labels(configs)
+    sign = 1 if higher else -1
+    ordered = sorted(scores, key=lambda g: -sign * sum(s for _, s in scores[g]) / len(scores[g]))
+    shown = ordered[:MAX_GROUPS] + ([baseline] if baseline and baseline not in ordered[:MAX_GROUPS] else [])
+    ranked = ranking.rank_groups(
+        {g: [s for _, s in scores[g]] for g in shown}, higher_is_better=higher, baseline=baseline,
+        labels=labels, n_resamples=n_resamples,
+    )
+    rows = [_row(g, counts, configs, factors, scores) for g in ranked]
+    return {
+        "experiment": experiment.pk, "metric": metric, "metric_label": label, "higher_is_better": higher,
+        "metrics": {k: v[0] for k, v in METRICS.items()}, "baseline": baseline, "groups": rows,
+        "unranked_groups": max(len(ordered) - MAX_GROUPS, 0),
+        "unscored_groups": [
+            {"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in counts if g not in scores
+        ],
+        "effects": _effects(scores, factors),
+    }
+
+
+def _row(g: ranking.GroupScore, counts, configs, factors, scores) -> dict[str, Any]:
+    row = asdict(g)
+    row["runs"] = dict(counts[g.key])
+    row["pending"] = sum(counts[g.key].get(s, 0) for s in (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.LOST))
+    row["run_ids"] = [pk for pk, _ in scores[g.key]]
+    row["factors"] = factors.get(g.key, {})
+    row["example_run"] = configs[g.key]["run"] if g.key in configs else None
+    return row
+
+
+def _effects(scores: dict[str, list[tuple[int, float]]], factors: dict[str, dict]) -> dict[str, list[dict]]:
+    """Per factor, the metric's marginal mean for each of its values (`ranking.effects`)."""
+    rows = [(factors.get(g, {}), s) for g, runs in scores.items() for _, s in runs]
+    if len(scores) < 2:
+        return {}
+    out = ranking.effects(rows)
+    for values in out.values():
+        for v in values:
+            v["value"] = _fmt(list(v["value"]) if isinstance(v["value"], tuple) else v["value"])
+    return out

@@ -1,0 +1,120 @@
+"""Diagnosis wired in: `POST /api/diagnose`, the worker's summary (live and final), and a real run's verdict."""
+
+import math
+
+import numpy as np
+import pytest
+
+from experiments.diagnosis import VERDICTS
+from workers.runner import summarize
+
+BASE = math.log(10)
+
+
+def decay(start, end, tau, n=30):
+    return list(end + (start - end) * np.exp(-np.arange(n) / tau))
+
+
+def overfit_curves():
+    train = decay(2.0, 0.001, 5)
+    val = [v + 0.03 * max(0, i - 10) for i, v in enumerate(decay(2.0, 0.3, 3))]
+    return train, val
+
+
+def post(client, body):
+    return client.post("/api/diagnose", body, content_type="application/json")
+
+
+def test_it_diagnoses_overfitting_with_evidence_and_suggestions(alice_client):
+    train, val = overfit_curves()
+    r = post(alice_client, {"train_loss": train, "val_loss": val, "task": "classification", "baseline_loss": BASE})
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert set(body) == {"verdict", "evidence", "suggestions"}
+    assert body["verdict"] == "overfitting"
+    assert body["evidence"]["best_epoch"] < 30 and body["evidence"]["overfit_onset_epoch"] is not None
+    assert body["suggestions"]
+
+
+def test_null_values_are_non_finite_and_mean_diverged(alice_client):
+    r = post(alice_client, {"train_loss": [2.0, 1.5, None], "val_loss": [2.1, 1.6, None], "task": "regression"})
+    assert r.status_code == 200, r.content
+    assert r.json()["verdict"] == "diverged"
+
+
+def test_every_verdict_string_is_one_of_the_contract(alice_client):
+    r = post(alice_client, {"train_loss": decay(2.0, 0.1, 4), "val_loss": decay(2.0, 0.14, 4)})
+    assert r.json()["verdict"] in VERDICTS
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"train_loss": [], "val_loss": []}, "train_loss"),
+    ({"train_loss": [1.0, 0.9], "val_loss": [1.0]}, "val_loss"),
+    ({"train_loss": [1.0], "val_loss": [1.0], "task": "ranking"}, "task"),
+    ({"train_loss": ["1.0"], "val_loss": [1.0]}, "train_loss"),
+    ({"train_loss": [1.0], "val_loss": [True]}, "val_loss"),
+    ({"train_loss": "1,2", "val_loss": [1.0]}, "train_loss"),
+    ({"val_loss": [1.0]}, "train_loss"),
+    ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": -1}, "baseline_loss"),
+    ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": "big"}, "baseline_loss"),
+])
+def test_bad_input_is_a_422_naming_the_field(alice_client, body, field):
+    r = post(alice_client, body)
+    assert r.status_code == 422, r.content
+    assert field in [e["field"] for e in r.json()["errors"]], r.json()
+
+
+def test_malformed_json_is_refused_not_a_500(alice_client):
+    r = alice_client.post("/api/diagnose", "{not json", content_type="application/json")
+    assert r.status_code in (400, 422)
+
+
+def test_diagnose_needs_a_login(client, db):
+    assert post(client, {"train_loss": [1.0], "val_loss": [1.0]}).status_code == 401
+
+
+def history_of(train, val, baseline=BASE):
+    hist = {e + 1: {"train_loss": t, "val_loss": v} for e, (t, v) in enumerate(zip(train, val))}
+    hist[1]["baseline_val_loss"] = baseline
+    return hist
+
+
+def test_summarize_flags_a_run_going_bad_while_it_trains():
+    train, val = overfit_curves()
+    summary, verdict = summarize(history_of(train, val), task="classification", finished=False)
+    assert verdict == "overfitting" and summary["diagnosis"]["verdict"] == "overfitting"
+    assert summary["best_epoch"] == summary["diagnosis"]["evidence"]["best_epoch"]
+
+
+def test_summarize_passes_gradient_health_and_divergence():
+    train, val = decay(2.0, 0.5, 4, 6), decay(2.0, 0.6, 4, 6)
+    hist = history_of(train, val)
+    hist[6]["grad_exploding"] = 1.0
+    summary, verdict = summarize(hist, task="classification", finished=True, diverged=True)
+    assert verdict == "diverged"
+    assert summary["diagnosis"]["evidence"]  # JSON-safe: no NaN left in it
+    assert "NaN" not in __import__("json").dumps(summary["diagnosis"])
+    assert summarize({}, task="classification", finished=False) == ({}, "")
+
+
+@pytest.mark.integration
+def test_a_real_run_ends_with_a_verdict_and_its_page_shows_it(start_worker, alice_client, experiment):
+    from experiments.models import Run
+    from experiments.services import run_launch
+    from tests.helpers import tiny_config, wait_for
+
+    start_worker("w1")
+    run = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config(epochs=4))
+    run = wait_for(lambda: (r := Run.objects.get(pk=run.pk)).is_finished and r, timeout=90, message="the run to end")
+    assert run.status == "succeeded", run.error
+    assert run.verdict in VERDICTS
+    diag = run.summary["diagnosis"]
+    assert diag["verdict"] == run.verdict and "best_epoch" in diag["evidence"]
+    assert run.summary["best"]["val_accuracy"] is not None
+    # compacted right after the run is recorded as finished: one chunk per key
+    wait_for(lambda: run.chunks.count() == len(set(run.chunks.values_list("key", flat=True))), timeout=10,
+             message="the metric chunks to be compacted")
+    api = alice_client.get(f"/api/runs/{run.pk}").json()
+    assert api["verdict"] == run.verdict
+    page = alice_client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert f"verdict-{run.verdict}" in page

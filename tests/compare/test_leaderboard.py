@@ -1,0 +1,129 @@
+"""Leaderboard selector and `GET /api/experiments/{id}/ranking`: seeds pooled, intervals, flags, baseline, effects."""
+
+import pytest
+
+from experiments import leaderboard
+from experiments.models import Run
+from tests.compare.factories import make_run
+
+
+def seeds(experiment, scores, **config):
+    return [make_run(experiment, seed=i, score=s, history=False, **config) for i, s in enumerate(scores)]
+
+
+def test_runs_differing_only_in_seed_are_one_group(experiment):
+    seeds(experiment, [0.90, 0.91, 0.92], optimizer={"name": "adam"})
+    seeds(experiment, [0.70, 0.71, 0.72], optimizer={"name": "sgd"})
+    board = leaderboard.leaderboard_get(experiment=experiment)
+    assert board["metric"] == "best.val_accuracy" and board["higher_is_better"]
+    first, second = board["groups"]
+    assert first["label"] == "optimizer=adam" and first["n"] == 3
+    assert first["mean"] == pytest.approx(0.91) and first["ci_low"] <= 0.91 <= first["ci_high"]
+    assert first["clearly_different"] and second["clearly_different"]
+    assert second["label"] == "optimizer=sgd" and second["rank"] == 2
+    assert first["p_rank1"] > 0.99
+
+
+def test_overlapping_intervals_and_few_seeds_are_flagged(experiment):
+    seeds(experiment, [0.90, 0.80, 0.85], optimizer={"name": "adam"})
+    seeds(experiment, [0.86, 0.84, 0.83], optimizer={"name": "sgd"})
+    seeds(experiment, [0.5], optimizer={"name": "rmsprop"})
+    board = leaderboard.leaderboard_get(experiment=experiment)
+    by_label = {g["label"]: g for g in board["groups"]}
+    assert not by_label["optimizer=sgd"]["clearly_different"]
+    assert "overlaps" in by_label["optimizer=sgd"]["reason"]
+    assert not by_label["optimizer=rmsprop"]["clearly_different"]
+    assert "fewer than 3 seeds" in by_label["optimizer=rmsprop"]["reason"]
+
+
+def test_baseline_gives_each_group_its_chance_of_beating_it(alice_client, experiment):
+    base = seeds(experiment, [0.70, 0.71, 0.72], optimizer={"name": "sgd"})[0]
+    seeds(experiment, [0.90, 0.91, 0.92], optimizer={"name": "adam"})
+    r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking", {"baseline": base.group_hash})
+    assert r.status_code == 200, r.content
+    groups = {g["label"]: g for g in r.json()["groups"]}
+    assert groups["optimizer=adam"]["p_beats_baseline"] == 1.0
+    page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/?baseline={base.group_hash}").content.decode()
+    assert "P(beats baseline)" in page and "baseline</span>" in page
+
+
+def test_lower_is_better_metrics_rank_the_smallest_first(experiment):
+    for seed, loss in enumerate([0.3, 0.31, 0.32]):
+        run = make_run(experiment, seed=seed, history=False, optimizer={"name": "adam"})
+        Run.objects.filter(pk=run.pk).update(summary={"best": {"val_loss": loss}, "final": {"val_loss": loss}})
+    run = make_run(experiment, history=False, optimizer={"name": "sgd"})
+    Run.objects.filter(pk=run.pk).update(summary={"best": {"val_loss": 0.1}, "final": {"val_loss": 0.1}})
+    board = leaderboard.leaderboard_get(experiment=experiment, metric="best.val_loss")
+    assert [g["label"] for g in board["groups"]] == ["optimizer=sgd", "optimizer=adam"]
+
+
+def test_unfinished_and_diverged_runs_are_counted_not_scored(experiment):
+    seeds(experiment, [0.9, 0.91], optimizer={"name": "adam"})
+    make_run(experiment, seed=5, status="diverged", score=None, history=False, optimizer={"name": "adam"})
+    make_run(experiment, seed=6, status="running", history=False, optimizer={"name": "adam"})
+    make_run(experiment, status="queued", score=None, history=False, optimizer={"name": "sgd"})
+    board = leaderboard.leaderboard_get(experiment=experiment)
+    (group,) = board["groups"]
+    assert group["n"] == 2 and group["runs"]["diverged"] == 1 and group["pending"] == 1
+    assert [g["label"] for g in board["unscored_groups"]] == ["optimizer=sgd"]
+
+
+def test_effects_answer_did_the_loss_matter(alice_client, experiment):
+    for loss, base in (("cross_entropy", 0.9), ("focal", 0.8)):
+        for opt, shift in (("adam", 0.0), ("sgd", -0.1)):
+            seeds(experiment, [base + shift, base + shift + 0.01], loss={"name": loss}, optimizer={"name": opt})
+    effects = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()["effects"]
+    assert set(effects) == {"loss.name", "optimizer.name"}
+    by_value = {e["value"]: e for e in effects["loss.name"]}
+    assert by_value["cross_entropy"]["mean"] == pytest.approx(0.855)
+    assert by_value["focal"]["mean"] == pytest.approx(0.755)
+    assert by_value["focal"]["n"] == 4
+    page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/").content.decode()
+    assert "Did it matter?" in page and 'data-factor="loss.name"' in page
+
+
+@pytest.mark.parametrize("params, field", [({"metric": "best.vibes"}, "metric"), ({"baseline": "nope"}, "baseline")])
+def test_bad_ranking_queries_name_the_field(alice_client, experiment, params, field):
+    seeds(experiment, [0.9], optimizer={"name": "adam"})
+    r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking", params)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
+
+
+def test_another_team_cannot_see_the_ranking(bob_client, experiment):
+    assert bob_client.get(f"/api/experiments/{experiment.pk}/ranking").status_code == 404
+    assert bob_client.get(f"/experiments/{experiment.pk}/leaderboard/").status_code == 404
+
+
+def test_empty_experiment_has_an_empty_state(alice_client, experiment):
+    page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/").content.decode()
+    assert "No finished runs" in page
+
+
+def _bulk(experiment, n_groups: int, n_seeds: int):
+    """Many runs without going through the launch service: the query count is what is measured."""
+    from django.utils import timezone
+
+    runs = []
+    for g in range(n_groups):
+        for s in range(n_seeds):
+            score = 0.5 + g / (2 * n_groups) + s / 1000
+            runs.append(Run(
+                experiment=experiment, name=f"g{g} s{s}", config={"optimizer": {"name": "adam", "lr": 0.001 * (g + 1)}, "seed": s},
+                config_hash=f"{g}-{s}", group_hash=f"g{g:05d}", seed=s, status="succeeded", queued_at=timezone.now(),
+                summary={"best": {"val_accuracy": score, "val_loss": 1 - score}, "final": {"val_accuracy": score}},
+            ))
+    Run.objects.bulk_create(runs, batch_size=500)
+
+
+@pytest.mark.parametrize("n_groups, n_seeds", [(4, 3), (400, 5)])
+def test_ranking_reads_a_constant_number_of_queries(alice_client, experiment, django_assert_max_num_queries, n_groups, n_seeds):
+    _bulk(experiment, n_groups, n_seeds)
+    # session, user, experiment; then status counts per group, representative configs, scores
+    with django_assert_max_num_queries(6):
+        r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking")
+    assert r.status_code == 200
+    body = r.json()
+    assert len(body["groups"]) == min(n_groups, leaderboard.MAX_GROUPS)
+    assert body["unranked_groups"] == max(n_groups - leaderboard.MAX_GROUPS, 0)
+    with django_assert_max_num_queries(8):
+        assert alice_client.get(f"/experiments/{experiment.pk}/").status_code == 200

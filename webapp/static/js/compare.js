@@ -1,0 +1,164 @@
+// Compare page: fetches the chosen runs' downsampled series and draws them overlaid, plus a
+// parallel-coordinates plot of their config choices against a metric. Smoothing and log scale
+// redraw in the browser; metric keys and the x axis refetch from the server.
+(function () {
+  "use strict";
+  const root = document.getElementById("compare");
+  if (!root) return;
+  const opts = JSON.parse(document.getElementById("compare-options").textContent);
+  const PALETTE = ["#3454d1", "#d1495b", "#2a9d8f", "#e9a23b", "#7b3fb0", "#1b998b", "#ef6f6c", "#5c6b73",
+                   "#8ac926", "#ff595e", "#1982c4", "#6a4c93"];
+  const DASH = ["solid", "dash", "dot", "dashdot", "longdash"];
+  const X_TITLE = {step: "step", epoch: "epoch", time: "wall time (s)"};
+  let data = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  function ema(y, alpha) {
+    if (alpha <= 0) return y;
+    const out = new Array(y.length);
+    let s = null;
+    for (let i = 0; i < y.length; i++) {
+      const v = y[i];
+      if (v == null || !isFinite(v)) { out[i] = v; continue; }  // a NaN marker stays visible, never poisons
+      s = s == null ? v : alpha * s + (1 - alpha) * v;
+      out[i] = s;
+    }
+    return out;
+  }
+
+  function fmt(v) {
+    if (Array.isArray(v)) return v.join("-");
+    if (typeof v === "number") return Number(v.toPrecision(4)).toString();
+    return String(v);
+  }
+
+  function hoverText(run) {
+    const parts = Object.entries(run.config).filter(([k]) => k !== "seed").map(([k, v]) => k + "=" + fmt(v));
+    return "<b>" + run.name + "</b><br>loss: " + run.loss + " · seed " + run.seed +
+           (run.verdict ? " · " + run.verdict.replace("_", " ") : "") + (parts.length ? "<br>" + parts.join("<br>") : "");
+  }
+
+  function traces() {
+    const out = [];
+    let total = 0;
+    data.runs.forEach((run, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      data.keys.forEach((key, k) => {
+        const s = (data.series[run.id] || {})[key];
+        if (!s) return;
+        total += s.x.length;
+        out.push({
+          x: s.x, y: ema(s.y, opts.smoothing), name: run.name + " · " + key, legendgroup: String(run.id),
+          mode: "lines", line: {color, dash: DASH[k % DASH.length], width: 1.5}, connectgaps: false,
+          hovertemplate: hoverText(run) + "<br>" + key + ": %{y:.5g}<br>" + X_TITLE[data.x] + ": %{x}<extra></extra>",
+        });
+      });
+    });
+    // Beyond ~50k points SVG gets slow: switch to WebGL.
+    if (total > 50000) out.forEach((t) => { t.type = "scattergl"; });
+    return out;
+  }
+
+  function drawCurves() {
+    const layout = {
+      margin: {t: 30, r: 16, b: 50, l: 64}, height: 460, font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)",
+      xaxis: {title: {text: X_TITLE[data.x]}}, yaxis: {title: {text: data.keys.join(", ")}, type: opts.log ? "log" : "linear"},
+      legend: {orientation: "h", y: -0.18}, hovermode: "closest", showlegend: data.runs.length * data.keys.length <= 24,
+    };
+    Plotly.react("chart-compare", traces(), layout, {responsive: true});
+  }
+
+  function metricChoices() {
+    const keys = new Set();
+    data.runs.forEach((r) => Object.keys(r.best).forEach((k) => keys.add(k)));
+    return [...keys].sort();
+  }
+
+  function drawParcoords() {
+    const sel = $("pc-metric");
+    const choices = metricChoices();
+    if (!sel.options.length) {
+      const preferred = (data.mixed_losses && data.shared_metrics[0]) || "val_loss";
+      choices.forEach((k) => sel.add(new Option("best " + k, k, false, k === preferred)));
+    }
+    const metric = sel.value;
+    const fields = data.config_diff.map((row) => row.field).filter((f) => f !== "seed");
+    const dims = fields.map((f) => {
+      const vals = data.runs.map((r) => r.config[f]);
+      if (vals.every((v) => typeof v === "number")) return {label: f, values: vals};
+      const cats = [...new Set(vals.map(fmt))];
+      return {label: f, values: vals.map((v) => cats.indexOf(fmt(v))), tickvals: cats.map((_, i) => i), ticktext: cats};
+    });
+    const y = data.runs.map((r) => (r.best[metric] == null ? null : r.best[metric]));
+    if (!metric || !y.some((v) => v != null)) {
+      $("chart-parcoords").innerHTML = '<p class="empty">No finished metric to plot yet.</p>';
+      return;
+    }
+    dims.push({label: "best " + metric, values: y});
+    const reversed = !(data.higher_is_better || []).includes(metric);
+    Plotly.react("chart-parcoords", [{
+      type: "parcoords", dimensions: dims,
+      line: {color: y, colorscale: "Viridis", reversescale: reversed, showscale: true, colorbar: {title: {text: metric}}},
+    }], {margin: {t: 50, r: 60, b: 30, l: 60}, height: 360, paper_bgcolor: "rgba(0,0,0,0)"}, {responsive: true});
+  }
+
+  function keyChoices() {
+    const box = $("key-choices");
+    const keys = [...new Set([...data.available_keys.filter((k) => k !== "epoch"), ...data.keys])].sort();
+    box.innerHTML = "";
+    keys.forEach((k) => {
+      const label = document.createElement("label");
+      label.className = "check";
+      const input = document.createElement("input");
+      input.type = "checkbox"; input.value = k; input.checked = data.keys.includes(k);
+      const shared = (data.shared_metrics || []).includes(k);
+      label.append(input, " " + k + (shared ? " (shared)" : ""));
+      box.appendChild(label);
+    });
+  }
+
+  function syncShareable() {
+    const form = document.getElementById("save-form");
+    if (form) {
+      form.elements.x.value = opts.x; form.elements.keys.value = opts.keys.join(",");
+      form.elements.smoothing.value = opts.smoothing; form.elements.log.value = opts.log ? "on" : "";
+    }
+    const q = new URLSearchParams({runs: root.dataset.runs, keys: opts.keys.join(","), x: opts.x,
+                                   smoothing: opts.smoothing, log: opts.log ? "1" : "0"});
+    if (!root.dataset.saved) history.replaceState(null, "", location.pathname + "?" + q.toString());
+  }
+
+  async function load() {
+    const q = new URLSearchParams({runs: root.dataset.runs, keys: opts.keys.join(","), x: opts.x, max_points: 500});
+    const t0 = performance.now();
+    const resp = await fetch(root.dataset.api + "?" + q.toString(), {credentials: "same-origin"});
+    const body = await resp.json();
+    if (!resp.ok) { $("compare-meta").textContent = body.detail || "Could not load the series."; return; }
+    data = body;
+    keyChoices();
+    drawCurves();
+    drawParcoords();
+    const points = Object.values(data.series).reduce((n, byKey) => n + Object.values(byKey).reduce((m, s) => m + s.x.length, 0), 0);
+    $("compare-meta").textContent = data.runs.length + " runs · " + points + " points drawn (min/max per bucket, at most " +
+      data.max_points + " per curve) · loaded in " + Math.round(performance.now() - t0) + " ms";
+    syncShareable();
+  }
+
+  $("x-axis").value = opts.x;
+  $("smoothing").value = opts.smoothing; $("smoothing-out").textContent = opts.smoothing;
+  $("log-scale").checked = !!opts.log;
+  $("x-axis").addEventListener("change", (e) => { opts.x = e.target.value; load(); });
+  $("smoothing").addEventListener("input", (e) => {
+    opts.smoothing = Number(e.target.value); $("smoothing-out").textContent = e.target.value;
+    if (data) { drawCurves(); syncShareable(); }
+  });
+  $("log-scale").addEventListener("change", (e) => { opts.log = e.target.checked; if (data) { drawCurves(); syncShareable(); } });
+  $("key-choices").addEventListener("change", () => {
+    const chosen = [...document.querySelectorAll("#key-choices input:checked")].map((i) => i.value);
+    if (!chosen.length) return;
+    opts.keys = chosen; load();
+  });
+  $("pc-metric").addEventListener("change", drawParcoords);
+  load();
+})();

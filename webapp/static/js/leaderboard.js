@@ -1,0 +1,23 @@
+// Leaderboard: each configuration's mean and 95% interval as a forest plot, best at the top.
+(function () {
+  "use strict";
+  const el = document.getElementById("ranking-data");
+  if (!el) return;
+  const board = JSON.parse(el.textContent);
+  const groups = board.groups.slice(0, 30).reverse();  // Plotly draws the first category at the bottom
+  const labels = groups.map((g) => "#" + g.rank + " " + (g.label.length > 60 ? g.label.slice(0, 57) + "…" : g.label));
+  const color = groups.map((g) => (g.key === board.baseline ? "#7b3fb0" : g.clearly_different ? "#1d7a43" : "#b35c00"));
+  Plotly.react("chart-ranking", [{
+    type: "scatter", mode: "markers", orientation: "h", x: groups.map((g) => g.mean), y: labels,
+    marker: {color, size: 9},
+    error_x: {type: "data", symmetric: false, array: groups.map((g) => g.ci_high - g.mean),
+              arrayminus: groups.map((g) => g.mean - g.ci_low), color: "#888", thickness: 1.5},
+    customdata: groups.map((g) => [g.n, g.ci_low, g.ci_high, g.reason]),
+    hovertemplate: "%{y}<br>mean %{x:.4f} (%{customdata[1]:.4f} – %{customdata[2]:.4f})<br>%{customdata[0]} seeds · %{customdata[3]}<extra></extra>",
+  }], {
+    margin: {t: 30, r: 20, b: 44, l: 320}, height: 80 + 26 * groups.length, paper_bgcolor: "rgba(0,0,0,0)",
+    xaxis: {title: {text: board.metric_label + (board.higher_is_better ? " (higher is better)" : " (lower is better)")}},
+    yaxis: {automargin: true}, font: {size: 12},
+    title: {text: "Mean over seeds, 95% bootstrap interval · green: clearly different · orange: not clearly different", font: {size: 12}},
+  }, {responsive: true});
+})();
