@@ -89,7 +89,7 @@ def run_db_side(url: str, out: pathlib.Path, quick: bool, sections: list[str]) -
     only = []
     if "logging" in sections:
         only += ["logging", "engine"]
-    only += [s for s in ("ingestion", "listing") if s in sections]
+    only += [s for s in ("ingestion", "listing", "compare") if s in sections]
     if not only:
         return {}
     cmd = [sys.executable, str(BENCH / "db_side.py"), "--db", url, "--out", str(out), "--only", ",".join(only)]
@@ -109,6 +109,18 @@ def run_mlflow_side(tmp: pathlib.Path, quick: bool) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_mlflow_compare(tmp: pathlib.Path, ours: dict) -> dict | None:
+    if not MLFLOW_PY.exists():
+        return None
+    cmd = [str(MLFLOW_PY), str(BENCH / "bench_compare_mlflow.py"), "--runs", str(ours["runs"]), "--steps",
+           str(ours["steps"]), "--repeats", "5", "--dir", str(tmp / "mlflow-compare")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        say("MLflow compare side failed:\n" + done.stderr[-3000:])
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_footprint() -> dict:
     done = subprocess.run([sys.executable, str(BENCH / "footprint.py")], capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
@@ -117,10 +129,13 @@ def run_footprint() -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_browser(tmp: pathlib.Path, listing: dict, quick: bool) -> dict:
+def run_browser(tmp: pathlib.Path, listing: dict, compare: dict | None, quick: bool) -> dict:
     import browser
 
     pages = {"experiment page": (f"/experiments/{listing['big_id']}/", browser.DRAWN["experiment"])}
+    if compare:
+        runs = ",".join(map(str, compare["run_ids"]))
+        pages["compare page"] = (f"/experiments/{compare['exp_id']}/compare/?runs={runs}", browser.DRAWN["compare"])
     cmd = [sys.executable, str(BENCH / "browser.py"), "--db", f"sqlite:///{tmp / 'losslab.sqlite3'}",
            "--pages", json.dumps(pages), "--repeats", "1" if quick else "5", "--shots", str(ROOT / "bench" / "out")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
@@ -161,16 +176,19 @@ def collect(args, tmp: pathlib.Path) -> tuple[list[Row], dict]:
 
 def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> list[Row]:
     rows = []
-    if "compare" in sections:
-        rows.append(report.pending("compare", "100 runs × 10,000 steps × 2 metrics via /api/experiments/{id}/compare",
-                                   "bench/bench_compare.py not on this branch yet", "≤ 300 ms, ≤ 2 MB, ≥ ×10 MLflow"))
+    if "compare" in sections and figures.get("sqlite", {}).get("compare"):
+        if not args.no_mlflow:
+            say("MLflow serving the same histories (bench_compare_mlflow.py)")
+            figures["mlflow_compare"] = run_mlflow_compare(tmp, figures["sqlite"]["compare"])
+        for label, _ in backends():
+            rows += report.compare_rows(figures[label].get("compare"), figures.get("mlflow_compare"), label)
     if "queue" in sections:
         rows.append(report.pending("queue", "submit → running, idle worker; runs/minute",
                                    "bench/bench_queue.py not on this branch yet", "≤ 1 s median"))
     if "browser" in sections and figures.get("sqlite", {}).get("listing"):
         say("browser: pages in Chromium")
-        figures["browser"] = run_browser(tmp, figures["sqlite"]["listing"], args.quick)
-        rows += report.browser_rows(figures["browser"], figures["sqlite"]["listing"])
+        figures["browser"] = run_browser(tmp, figures["sqlite"]["listing"], figures["sqlite"].get("compare"), args.quick)
+        rows += report.browser_rows(figures["browser"], figures["sqlite"])
     if "footprint" in sections:
         say("footprint: make run's processes")
         figures["footprint"] = run_footprint()

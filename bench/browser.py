@@ -32,6 +32,11 @@ USER, PASSWORD = "bench-harness", "bench-harness-pass"
 # JS conditions for "drawn", by the kind of page (the part of the URL after /experiments/<id>/).
 DRAWN = {
     "experiment": "document.readyState === 'complete' && document.querySelectorAll('#runs tbody tr').length > 0",
+    # compare.js writes "N points drawn" right after Plotly has drawn the curves (SVG or WebGL) and the
+    # parallel-coordinates plot.
+    "compare": "(() => { const m = document.getElementById('compare-meta'); const c = document.getElementById("
+               "'chart-compare'); return m && m.textContent.includes('points drawn') && c && "
+               "(c.querySelector('.scatterlayer .trace') || c.querySelector('canvas')); })()",
     "charts": "(() => { const c = document.querySelectorAll('.js-plotly-plot'); return c.length >= {charts} && "
               "[...c].slice(0, {charts}).every(p => p.querySelectorAll('.scatterlayer .trace path.js-line').length "
               ">= {traces}); })()",

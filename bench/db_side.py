@@ -142,6 +142,28 @@ def bench_ingestion(exp, quick: bool) -> dict:
     return {"points": points, "write_s": write_s, "points_per_s": points / write_s}
 
 
+def _join_team(name: str) -> None:
+    from django.contrib.auth.models import User
+
+    from experiments.models import Membership, Team
+
+    Membership.objects.get_or_create(user=User.objects.get(username="bench-harness"), team=Team.objects.get(name=name))
+
+
+def bench_compare_read(quick: bool) -> dict:
+    """bench/bench_compare.py's load and timing (the compare engineer's), on this backend."""
+    import bench_compare
+
+    runs, steps, epochs = (5, 200, 2) if quick else (100, 10_000, 20)
+    exp_id, ids, write_s = bench_compare.load(runs, steps, epochs)
+    _join_team("bench")  # so that the browser benchmark, logged in as bench-harness, sees these runs
+    compact_s = bench_compare.compact_all(ids)
+    repeats = 2 if quick else 7
+    read = bench_compare.time_compare(exp_id, ids, x="step", repeats=repeats, max_points=500)
+    return {"runs": runs, "steps": steps, "exp_id": exp_id, "run_ids": ids, "write_s": write_s,
+            "compact_s": compact_s, "read": read}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
@@ -161,6 +183,7 @@ def main() -> None:
         "engine": lambda: bench_engine(exp, args.quick),
         "ingestion": lambda: bench_ingestion(exp, args.quick),
         "listing": lambda: listing.bench_listing(user, args.quick),
+        "compare": lambda: bench_compare_read(args.quick),
     }
     wanted = [s for s in args.only.split(",") if s] or list(sections)
     out = {}

@@ -73,11 +73,11 @@ def pages(exp_id: int) -> dict[str, str]:
         "experiment list": reverse("experiment_list"),
         "API /api/runs (500)": f"/api/runs?experiment={exp_id}&limit=500",
     }
-    for label, name in (("leaderboard page", "experiment_leaderboard"),):
-        try:
-            urls[label] = reverse(name, args=[exp_id])
-        except NoReverseMatch:
-            pass
+    try:
+        urls["leaderboard page"] = reverse("leaderboard", args=[exp_id])
+        urls["API ranking"] = f"/api/experiments/{exp_id}/ranking"
+    except NoReverseMatch:  # before the leaderboard landed
+        pass
     return urls
 
 
@@ -94,5 +94,6 @@ def bench_listing(user, quick: bool) -> dict:
            "big_id": big.pk, "small_id": small.pk}
     for label, url in pages(big.pk).items():
         small_url = url.replace(f"/{big.pk}/", f"/{small.pk}/").replace(f"={big.pk}&", f"={small.pk}&")
+        small_url = small_url.replace(f"/{big.pk}/ranking", f"/{small.pk}/ranking")
         out["pages"][label] = {"big": time_get(client, url, repeats), "small": time_get(client, small_url, repeats)}
     return out
