@@ -176,11 +176,17 @@ class RunFilter(Schema):
     experiment: Optional[int] = None
     status: Optional[Run.Status] = None
     limit: int = Field(100, ge=1, le=1000)
+    ids: Optional[str] = Field(
+        None, max_length=20000, pattern=r"^[0-9]+(,[0-9]+)*$",
+        description="Comma-separated run ids: only these (a page polls just its unfinished runs).",
+    )
 
 
 @api.get("/runs", response=list[RunOut], tags=["runs"])
 def list_runs(request, filters: Query[RunFilter]):
     runs = selectors.runs_for_user(request.user)
+    if filters.ids is not None:
+        runs = runs.filter(pk__in=[int(i) for i in filters.ids.split(",")])
     if filters.experiment is not None:
         runs = runs.filter(experiment_id=filters.experiment)
     if filters.status is not None:

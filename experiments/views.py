@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments import leaderboard, selectors, services
 from experiments.forms import ExperimentForm, RunLaunchForm
+from experiments.models import Run
 from workers.training.presets import PRESETS
 
 
@@ -28,16 +30,23 @@ def experiment_list(request):
     return render(request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams})
 
 
+RUNS_PER_PAGE = 100
+
+
 @login_required
 def experiment_detail(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
-    runs = experiment.runs.select_related("worker").order_by("-created")[:500]
-    positions = selectors.queue_positions()
+    # One page of runs, newest first: rendering cost grows with the rows shown, not with the experiment.
+    page = Paginator(experiment.runs.select_related("worker").order_by("-created", "-id"), RUNS_PER_PAGE)
+    page = page.get_page(request.GET.get("page"))
+    runs = list(page.object_list)
+    queued = any(run.status == Run.Status.QUEUED for run in runs)
+    positions = selectors.queue_positions() if queued else {}
     for run in runs:
         run.queue_position = positions.get(run.pk)
     # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
     board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000)
-    context = {"experiment": experiment, "runs": runs, "board": board}
+    context = {"experiment": experiment, "runs": runs, "page": page, "board": board}
     return render(request, "experiments/experiment_detail.html", context)
 
 

@@ -3,7 +3,7 @@
   "use strict";
   const table = document.getElementById("runs");
   if (!table) return;
-  const url = "/api/runs?limit=500&experiment=" + table.dataset.experiment;
+  const url = "/api/runs?limit=1000&experiment=" + table.dataset.experiment + "&ids=";
   const done = ["succeeded", "failed", "diverged", "cancelled"];
   const fmt = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
 
@@ -24,13 +24,19 @@
     return !done.includes(run.status);
   }
 
+  // Only the rows still queued or running are asked for: a page of finished runs costs no polling.
+  const unfinished = () => [...table.querySelectorAll("tbody tr[data-run]")]
+    .filter((tr) => !done.includes(tr.querySelector('[data-field="status"]').textContent.trim()))
+    .map((tr) => tr.dataset.run);
+
   async function poll() {
-    let live = false;
+    const ids = unfinished();
+    if (!ids.length) return;
     try {
-      const runs = await (await fetch(url, {credentials: "same-origin"})).json();
-      runs.forEach((r) => { if (update(r)) live = true; });
-    } catch (e) { live = true; }
-    setTimeout(poll, live ? 1500 : 10000);
+      const runs = await (await fetch(url + ids.join(","), {credentials: "same-origin"})).json();
+      runs.forEach(update);
+    } catch (e) { /* a network blip: try again next time */ }
+    setTimeout(poll, 1500);
   }
   poll();
 })();
