@@ -23,7 +23,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+
+class _LazyStats:
+    """scipy.stats, imported on first use: it costs about a second, and every web process
+    imports this module at start (through the URLconf) while few requests rank anything."""
+
+    def __getattr__(self, name):
+        from scipy import stats as module
+
+        return getattr(module, name)
+
+
+stats = _LazyStats()
 
 MIN_SEEDS = 3
 
