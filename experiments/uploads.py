@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from experiments.models import Membership, Team, Upload
 from experiments.services import ServiceError
@@ -119,12 +120,11 @@ def _display_name(name: str | None) -> str:
 
 def _read_limited(file: UploadedFile) -> bytes:
     limit = settings.UPLOAD_MAX_BYTES
-    mb = limit / (1024 * 1024)
     if file.size is not None and file.size > limit:
-        raise _refuse(f"The file is {file.size / 1048576:.1f} MB; at most {mb:g} MB are allowed.")
+        raise _refuse(f"The file is {filesizeformat(file.size)}; at most {filesizeformat(limit)} is allowed.")
     raw = file.read(limit + 1)  # never trust the declared size
     if len(raw) > limit:
-        raise _refuse(f"The file is larger than {mb:g} MB, the most allowed.")
+        raise _refuse(f"The file is larger than {filesizeformat(limit)}, the most allowed.")
     return raw
 
 

@@ -15,7 +15,7 @@ _NEW_TOKEN = "new_api_token"
 
 def token_list(request):
     """List the user's tokens and create one; a new token is shown once, right after it is made."""
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             token, secret = services.token_create(user=request.user, name=form.cleaned_data["name"])

@@ -47,7 +47,7 @@ def team_switch(request):
 
 def team_detail(request):
     team = current_team(request)
-    form = MemberAddForm(request.POST or None)
+    form = MemberAddForm(request.POST if request.method == "POST" else None)
     if team is not None and request.method == "POST" and form.is_valid():
         try:
             m = services.membership_add(team=team, actor=request.user, **form.cleaned_data)
@@ -79,7 +79,7 @@ def member_remove(request, membership_id: int):
 
 def upload_list(request):
     team = current_team(request)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     if request.method == "POST" and form.is_valid():
         if team is None:
             form.add_error(None, "You are not in a team yet: ask a team admin to add you.")

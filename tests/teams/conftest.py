@@ -32,12 +32,6 @@ class World:
     secret: str
 
 
-@pytest.fixture
-def upload_dir(settings, tmp_path):
-    settings.UPLOAD_DIR = tmp_path / "uploads"
-    return settings.UPLOAD_DIR
-
-
 def csv_file(content: bytes | str, name: str = "data.csv") -> SimpleUploadedFile:
     data = content.encode() if isinstance(content, str) else content
     return SimpleUploadedFile(name, data, content_type="text/csv")
