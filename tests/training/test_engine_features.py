@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -106,3 +107,16 @@ def test_regression_runs_report_rmse_mae_and_r2(reporter):
     result = train(config, reporter)
     assert {"val_rmse", "val_mae", "val_r2"} <= set(result.final) and "val_accuracy" not in result.final
     assert result.final["baseline_val_loss"] == pytest.approx(1.0, abs=0.3)  # the mean predicts with MSE ≈ var = 1
+
+
+def test_a_checkpoint_of_another_config_is_refused(tmp_path):
+    train(make_config(epochs=1), NullReporter(), checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="different run config"):
+        train(make_config(epochs=1, seed=3), NullReporter(), checkpoint_dir=tmp_path)
+
+
+def test_the_result_serialises_without_the_model(reporter):
+    result = train(make_config(epochs=1), reporter)
+    record = dataclasses.asdict(result)
+    assert "model" not in record and json.dumps(record)
+    assert isinstance(result.model, torch.nn.Module)

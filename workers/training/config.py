@@ -64,6 +64,9 @@ class DatasetConfig(_Strict):
     val_fraction: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for validation.")
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     n_samples: int = Field(1000, ge=50, le=MAX_SAMPLES, description="Rows generated for synthetic datasets.")
+    n_features: int = Field(
+        20, ge=3, le=MAX_WIDTH, description="Columns generated for synthetic_classification/regression."
+    )
     upload: Optional[int] = Field(None, ge=1, description="Uploaded CSV id (dataset 'csv' only).")
     target: Optional[str] = Field(None, max_length=200, description="Target column of the uploaded CSV.")
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
