@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(args: list[str], tmp_path, **env) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS")}
+    # A clean deployment environment: the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process.
+    dropped = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
     full = {**base, "DJANGO_SETTINGS_MODULE": "webapp.settings_production", "LOSSLAB_VAR_DIR": str(tmp_path), **env}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full, capture_output=True, text=True,
                           timeout=120)
