@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from experiments.models import ApiToken, Experiment, Membership, QueueState, Run, Team, Worker
+from experiments.models import ApiToken, Experiment, Membership, QueueState, Run, Team, Upload, Worker
 
 
 class MembershipInline(admin.TabularInline):
@@ -42,3 +42,10 @@ admin.site.register(QueueState)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "prefix", "created", "last_used"]
     readonly_fields = ["digest", "prefix"]
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    list_display = ["original_name", "team", "rows", "size_bytes", "uploaded_by", "created"]
+    list_filter = ["team"]
+    readonly_fields = ["columns", "size_bytes", "rows"]

@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.responses import Status
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
 from experiments import metric_store, selectors, services
@@ -67,10 +67,20 @@ def on_auth_error(request, exc):
     return api.create_response(request, {"detail": "Authentication required."}, status=401)
 
 
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    # e.g. a body that is not JSON: still name what is wrong, in the same shape as other errors.
+    body = {"detail": str(exc), "errors": [{"field": "body", "message": str(exc)}]}
+    return api.create_response(request, body, status=exc.status_code)
+
+
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
     return api.create_response(request, {"detail": "Not found."}, status=404)
 
+
+# A larger id cannot exist, and would overflow the database's integer on lookup.
+DB_MAX_ID = 2**63 - 1
 
 # --- experiments
 
@@ -88,7 +98,7 @@ class ExperimentOut(Schema):
 class ExperimentIn(Schema):
     name: str = Field(..., min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    team: Optional[int] = Field(None, description="Team id; defaults to your only team.")
+    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to your only team.")
 
 
 def _experiment_out(e) -> dict:
@@ -153,7 +163,7 @@ class RunOut(Schema):
 
 
 class RunIn(Schema):
-    experiment: int
+    experiment: int = Field(..., ge=1, le=DB_MAX_ID)
     config: RunConfig
     name: str = Field("", max_length=200)
 
@@ -173,7 +183,7 @@ def run_out(run: Run, positions: dict[int, int] | None = None) -> dict:
 
 
 class RunFilter(Schema):
-    experiment: Optional[int] = None
+    experiment: Optional[int] = Field(None, ge=1, le=DB_MAX_ID)
     status: Optional[Run.Status] = None
     limit: int = Field(100, ge=1, le=1000)
 
@@ -195,7 +205,13 @@ def launch_run(request, payload: RunIn):
         experiment = selectors.experiment_get(user=request.user, experiment_id=payload.experiment)
     except Http404:
         raise services.ServiceError("No such experiment.", field="experiment") from None
-    run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
+    try:
+        run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
+    except services.ServiceError as exc:
+        # The service names config fields as the form does ("dataset.upload"); the API body nests them in "config".
+        if exc.field and exc.field.split(".")[0] in RunConfig.model_fields:
+            exc.field = f"config.{exc.field}"
+        raise
     return Status(201, run_out(run, selectors.queue_positions()))
 
 
@@ -232,3 +248,41 @@ def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
 from experiments.api_analysis import router as analysis_router  # noqa: E402
 
 api.add_router("", analysis_router)
+
+# --- team dashboard and uploads
+
+
+class DashboardQuery(Schema):
+    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to the session's current team.")
+
+
+@api.get("/dashboard", tags=["teams"])
+def dashboard(request, q: Query[DashboardQuery]):
+    """The team dashboard's data: experiments with their leader, live runs, recent results, saved views."""
+    from experiments.dashboard import dashboard_data
+
+    if q.team is not None:
+        team = selectors.teams_for_user(request.user).filter(pk=q.team).first()
+    else:
+        team = selectors.team_current(user=request.user, team_id=request.session.get("team_id"))
+    if team is None:
+        raise Http404("No such team")
+    return dashboard_data(team=team)
+
+
+class UploadOut(Schema):
+    id: int
+    team_id: int
+    original_name: str
+    size_bytes: int
+    rows: int
+    columns: list[dict[str, Any]]
+    created: datetime
+
+
+@api.get("/uploads", response=list[UploadOut], tags=["teams"])
+def list_uploads(request):
+    """CSV uploads of all your teams (use an id as config.dataset.upload with dataset 'csv')."""
+    from experiments.models import Upload
+
+    return list(Upload.objects.filter(team__in=selectors.teams_for_user(request.user)))

@@ -207,3 +207,38 @@ class SavedComparison(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("saved_comparison", args=[self.pk])
+
+
+class Upload(models.Model):
+    """A team's CSV file, checked on upload and stored (normalised to plain comma CSV) as UPLOAD_DIR/<id>.csv.
+
+    The file lives outside the web root; it is served only through a team-checked view.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    original_name = models.CharField(max_length=200)
+    size_bytes = models.PositiveBigIntegerField()
+    rows = models.PositiveIntegerField()
+    columns = models.JSONField(default=list, help_text="Per column: name, kind, missing, distinct, task.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def path(self):
+        # The training engine reads exactly this path: data_dir / f"{upload_id}.csv".
+        return settings.UPLOAD_DIR / f"{self.pk}.csv"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]

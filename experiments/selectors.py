@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from experiments.models import Experiment, Run, Team
+from experiments.models import ApiToken, Experiment, Membership, Run, Team, Upload
 from experiments.queue import queued_runs
 
 
@@ -35,14 +35,14 @@ def runs_for_user(user: AbstractBaseUser) -> QuerySet[Run]:
 def experiment_get(*, user: AbstractBaseUser, experiment_id: int) -> Experiment:
     try:
         return Experiment.objects.select_related("team").get(pk=experiment_id, team__memberships__user=user)
-    except (Experiment.DoesNotExist, ValueError, TypeError):
+    except (Experiment.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such experiment") from None
 
 
 def run_get(*, user: AbstractBaseUser, run_id: int) -> Run:
     try:
         return runs_for_user(user).get(pk=run_id)
-    except (Run.DoesNotExist, ValueError, TypeError):
+    except (Run.DoesNotExist, ValueError, TypeError, OverflowError):
         raise Http404("No such run") from None
 
 
@@ -76,3 +76,42 @@ def saved_comparison_get(*, user: AbstractBaseUser, comparison_id: int):
 
 def saved_comparisons_for(*, experiment: Experiment):
     return experiment.comparisons.select_related("created_by").order_by("-created")[:50]
+
+def team_current(*, user: AbstractBaseUser, team_id: int | None) -> Team | None:
+    """The team the user chose in this session if they are still in it, else their first team."""
+    teams = teams_for_user(user)
+    chosen = teams.filter(pk=team_id).first() if isinstance(team_id, int) else None
+    return chosen or teams.first()
+
+
+def membership_role(*, user: AbstractBaseUser, team: Team) -> str | None:
+    return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+def team_members(*, team: Team) -> QuerySet[Membership]:
+    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")
+
+
+def uploads_for_team(*, team: Team | None) -> QuerySet[Upload]:
+    return Upload.objects.filter(team=team).select_related("uploaded_by") if team else Upload.objects.none()
+
+
+def upload_get(*, user: AbstractBaseUser, upload_id: int) -> Upload:
+    try:
+        return Upload.objects.select_related("team").get(pk=upload_id, team__memberships__user=user)
+    except (Upload.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("No such upload") from None
+
+
+def tokens_for_user(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created")
+
+
+def membership_get(*, user: AbstractBaseUser, membership_id: int) -> Membership:
+    """A membership in one of the user's teams (so a team admin can act on it)."""
+    try:
+        return Membership.objects.select_related("team", "user").get(
+            pk=membership_id, team__memberships__user=user
+        )
+    except (Membership.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise Http404("No such member") from None

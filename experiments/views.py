@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from experiments import leaderboard, selectors, services
 from experiments.forms import ExperimentForm, RunLaunchForm
+from experiments.views_team import current_team
 from workers.training.presets import PRESETS
 
 
@@ -18,12 +19,16 @@ def experiment_list(request):
     teams = selectors.teams_for_user(request.user)
     form = ExperimentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        team = teams.filter(pk=request.POST.get("team")).first() or teams.first()
+        chosen = request.POST.get("team", "")
+        team = teams.filter(pk=int(chosen)).first() if chosen.isdigit() and len(chosen) < 19 else current_team(request)
         if team is None:
             form.add_error(None, "You are not in a team yet: ask an admin to add you.")
         else:
-            exp = services.experiment_create(team=team, user=request.user, **form.cleaned_data)
-            return redirect("experiment_detail", experiment_id=exp.pk)
+            try:
+                exp = services.experiment_create(team=team, user=request.user, **form.cleaned_data)
+                return redirect("experiment_detail", experiment_id=exp.pk)
+            except services.ServiceError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     experiments = selectors.experiments_for_user(request.user)
     return render(request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams})
 
@@ -47,15 +52,21 @@ def run_new(request, experiment_id: int):
     preset = request.GET.get("preset", "tutorial_mlp")
     if preset not in PRESETS:
         raise Http404("No such preset")
-    form = RunLaunchForm(request.POST or None, initial_config=PRESETS[preset][1])
-    if request.method == "POST" and form.is_valid():
-        run = services.run_launch(
-            experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
-        )
-        messages.success(request, f"Run “{run.name}” queued.")
-        return redirect("run_detail", run_id=run.pk)
+    uploads = selectors.uploads_for_team(team=experiment.team)
+    form = RunLaunchForm(request.POST or None, initial_config=PRESETS[preset][1], uploads=uploads)
     status = 400 if form.is_bound else 200
-    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset}
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.run_launch(
+                experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
+            )
+            messages.success(request, f"Run “{run.name}” queued.")
+            return redirect("run_detail", run_id=run.pk)
+        except services.ServiceError as exc:
+            form.add_service_error(exc)
+            status = exc.status if exc.status == 429 else 400
+    columns = {u.pk: u.column_names for u in uploads}
+    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset, "upload_columns": columns}
     return render(request, "experiments/run_form.html", context, status=status)
 
 

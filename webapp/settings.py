@@ -5,6 +5,7 @@ A bad value fails loudly at start-up rather than half-working.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "experiments",
     "workers",
     "webapp",
@@ -75,8 +77,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Deny by default: every page needs a login unless marked otherwise; the API answers 401 itself.
+    "webapp.middleware.LoginRequiredExceptApiMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -92,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.context_processors.teams",
             ],
         },
     },
@@ -119,6 +125,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked out for the cool-off time. Username+IP rather than username
+# alone, so that a stranger cannot lock a colleague out of their own account from elsewhere.
+AXES_ENABLED = env_bool("LOSSLAB_AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOSSLAB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOSSLAB_LOGIN_COOLOFF_MIN", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -138,7 +159,15 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 
-UPLOAD_DIR = VAR_DIR / "uploads"
+# Uploaded CSVs live outside the web root and are served only through a team-checked view.
+UPLOAD_DIR = Path(os.environ.get("LOSSLAB_UPLOAD_DIR", VAR_DIR / "uploads"))
+UPLOAD_MAX_BYTES = env_int("LOSSLAB_UPLOAD_MAX_MB", 20) * 1024 * 1024
+# Django keeps uploads up to this size in memory, larger ones in a temp file; either way we read at most the limit.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Per-user launch limits (429 on the API, a form error on the page); a sweep counts each run.
+RUNS_PER_MINUTE = env_int("LOSSLAB_RUNS_PER_MINUTE", 120)
+MAX_QUEUED_PER_USER = env_int("LOSSLAB_MAX_QUEUED_PER_USER", 500)
 CHECKPOINT_DIR = Path(os.environ.get("LOSSLAB_CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
 
 # --- Celery: long GPU runs, one per worker process. See docs in workers/tasks.py.

@@ -127,10 +127,11 @@
   async function poll() {
     try {
       const run = await (await fetch(runUrl, {credentials: "same-origin"})).json();
-      showRun(run);
       const m = await (await fetch(metricsUrl + "?since_step=" + lastStep, {credentials: "same-origin"})).json();
       merge(m.series);
       if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
+      // Status after the curves: a run never shows "succeeded" while its last epoch is still undrawn.
+      showRun(run);
       draw();
     } catch (e) { console.warn("poll failed", e); }
     if (!finished) setTimeout(poll, 1000);
