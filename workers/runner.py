@@ -11,6 +11,7 @@ How a run can stop early, and what becomes of it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -30,9 +31,18 @@ log = logging.getLogger(__name__)
 SHUTDOWN = threading.Event()
 
 
-def install_shutdown_handler() -> None:
-    """Pool process: SIGTERM means "stop training promptly", not "die" (Celery resets it to the default)."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: SHUTDOWN.set())
+@contextlib.contextmanager
+def shutdown_signal():
+    """While a run trains, SIGTERM means "stop at the next batch and hand the run back", not "die".
+
+    Installed per run because billiard installs its own SIGTERM handler
+    (exit at once) after the pool process is initialised; it is put back after.
+    """
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: SHUTDOWN.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def warm_up() -> None:
@@ -170,9 +180,6 @@ def inject_faults(reporter: DbReporter, config: RunConfig) -> None:
 
 def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
-    from workers.training import checkpoint
-    from workers.training.engine import train
-
     run = Run.objects.get(pk=run_id)
     config = RunConfig.model_validate(run.config)
     reporter = DbReporter(run_id, attempt, config.task)
@@ -181,21 +188,29 @@ def execute_run(run_id: int, attempt: int) -> None:
     beat = Heartbeat(reporter)
     beat.start()
     try:
-        if not (checkpoint_dir / checkpoint.FILENAME).exists():
-            # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
-            queue.run_resume_from(run_id=run_id, attempt=attempt, step=0, epoch=0)
-        result = train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR)
+        with shutdown_signal():
+            result = _train(reporter, config, checkpoint_dir)
     except queue.LeaseLost:
         log.warning("run %s attempt %s lost its lease; stopping", run_id, attempt)
         return
     except Exception as exc:  # the worker survives any training error and takes the next run
-        _finish_failed(reporter, exc)
+        _finish_failed(reporter, exc, config)
         return
     finally:
         beat.done.set()
         release_device()
     result.model = None
     _finish(reporter, result)
+
+
+def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
+    from workers.training import checkpoint
+    from workers.training.engine import train
+
+    if not (checkpoint_dir / checkpoint.FILENAME).exists():
+        # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
+        queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
+    return train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR)
 
 
 def release_device() -> None:
@@ -233,26 +248,24 @@ def _finish(reporter: DbReporter, result) -> None:
     )
 
 
-def oom_message(exc: BaseException) -> str | None:
+def oom_message(exc: BaseException, config: RunConfig) -> str | None:
     """The actionable message for an out-of-memory error (None for any other error)."""
     import torch
 
     from workers.training.engine import OutOfMemory
 
-    cause = exc.__cause__
     if not isinstance(exc, (OutOfMemory, torch.OutOfMemoryError)) and "out of memory" not in str(exc).lower():
         return None
-    detail = str(exc) if isinstance(exc, OutOfMemory) else ""
-    original = f" (device said: {cause})" if cause is not None else ""
+    device = exc.__cause__ or exc
     return (
-        f"Out of memory{': ' + detail if detail else ''}{original}. Lower batch_size (e.g. halve it), use a "
-        "narrower model (model.hidden), or choose precision bf16 on a GPU. Not retried: the same config "
-        "would run out again."
+        f"Out of memory with batch_size={config.batch_size} and model.hidden={config.model.hidden}. "
+        "Halve batch_size, use a narrower model (model.hidden), or choose precision bf16 on a GPU. "
+        f"Not retried: the same config would run out again. (Device: {str(device)[:300]})"
     )
 
 
-def _finish_failed(reporter: DbReporter, exc: Exception) -> None:
-    message = oom_message(exc) or f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"
+def _finish_failed(reporter: DbReporter, exc: Exception, config: RunConfig) -> None:
+    message = oom_message(exc, config) or f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"
     try:
         reporter.flush()
     except Exception:

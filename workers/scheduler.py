@@ -18,9 +18,14 @@ log = logging.getLogger(__name__)
 
 def broker_pending(queue: str = QUEUE) -> int:
     """Messages waiting in the broker's run queue (not counting ones a worker holds)."""
+    from amqp.exceptions import ChannelError
+
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1)  # Redis down: fail now, the next reconcile retries
-        return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        try:
+            return conn.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # 404: Redis drops an empty list: no queue is an empty queue
+            return 0
 
 
 def tickets_top_up() -> int:
@@ -31,7 +36,7 @@ def tickets_top_up() -> int:
     """
     try:
         pending = broker_pending()
-    except Exception:  # after a flush the queue does not exist until the next message
+    except Exception:  # Redis down: send anyway (publishing retries); surplus tickets are harmless
         pending = 0
     missing = max(0, queue_tickets_needed() - pending)
     for _ in range(missing):

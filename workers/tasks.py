@@ -33,11 +33,10 @@ def _name_worker(sender=None, **_):
 
 @worker_process_init.connect
 def _init_pool_process(**_):
-    from workers.runner import install_shutdown_handler, start_worker_heartbeat, warm_up
+    from workers.runner import start_worker_heartbeat, warm_up
 
-    install_shutdown_handler()
     start_worker_heartbeat(worker_name())
-    warm_up()
+    warm_up()  # not in a thread: two threads importing torch's lazy modules at once can deadlock
 
 
 @worker_ready.connect

@@ -21,7 +21,8 @@ from tests.queue.conftest import admin_action, assert_history_exactly_once, laun
 from workers.scheduler import reconcile
 
 pytestmark = pytest.mark.integration
-LONG = tiny_config(epochs=40)  # a few seconds on one thread: long enough to interrupt mid-run
+# A few seconds on one thread (45 steps an epoch, every step sampled): long enough to interrupt mid-run.
+LONG = tiny_config(dataset={"name": "digits"}, batch_size=32, epochs=12)
 
 
 def start_pair(queue_worker, **env):
@@ -59,11 +60,12 @@ def assert_resumed_exactly(run: Run, config: dict) -> None:
 def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 5, timeout=60, message="five epochs")
+    wait_for(lambda: reload(run).epoch >= 3, timeout=60, interval=0.05, message="three epochs")
     victim = reload(run).worker.name
     workers[victim].stop(signal.SIGKILL)
     killed = time.monotonic()
-    at_kill = reload(run)
+    at_kill = Run.objects.get(pk=run.pk)
+    assert at_kill.epoch < LONG["epochs"], "the run ended before the kill: make it longer"
     reconcile_until(lambda: reload(run).status != "running")
     detected = time.monotonic() - killed
     wait_for(lambda: reload(run).is_finished, timeout=60, message="the resumed run to finish")
@@ -79,25 +81,29 @@ def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_w
 def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 5, timeout=60, message="five epochs")
+    wait_for(lambda: reload(run).epoch >= 3, timeout=60, interval=0.05, message="three epochs")
     victim = workers[reload(run).worker.name]
     os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
     sent = time.monotonic()
-    wait_for(lambda: reload(run).status != "running" or run.attempt == 2, timeout=10, interval=0.05,
+    wait_for(lambda: reload(run).status != "running" or run.attempt == 2, timeout=10, interval=0.02,
              message="the hand-back")
     handed_back = time.monotonic() - sent
+    at_stop = Run.objects.get(pk=run.pk)
+    assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
     victim.proc.wait(20)
     wait_for(lambda: reload(run).is_finished, timeout=60, message="the resumed run to finish")
     assert run.status == "succeeded" and run.attempt == 2 and run.losses == 0, (run.status, run.error)
     assert run.worker.name != victim.name + "@test"
     assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
-    print(f"\nSIGTERM: run handed back in {handed_back:.2f}s, resumed on the other worker; duplicates 0")
+    print(f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal, resumed on the other worker from "
+          f"step {at_stop.checkpoint_step} ({at_stop.step - at_stop.checkpoint_step} recorded steps redone); "
+          "duplicates 0")
 
 
 def test_a_duplicate_delivery_of_a_running_run_s_ticket_does_nothing(queue_worker, experiment):
     # Redis hands an un-acked ticket to another worker after the visibility timeout (2 s here).
-    workers = start_pair(queue_worker, LOSSLAB_VISIBILITY_TIMEOUT="2")
+    workers = start_pair(queue_worker, LOSSLAB_VISIBILITY_TIMEOUT="1")
     run = launch(experiment, tiny_config(epochs=60))
     wait_for(lambda: reload(run).is_finished, timeout=90, message="the run to finish")
     duplicates = sum(w.output().count("nothing to claim") for w in workers.values())
@@ -136,7 +142,7 @@ def restart_embedded_redis() -> bool:
 @pytest.mark.parametrize("fault", ["flush", "restart"])
 def test_queued_runs_survive_a_flushed_or_restarted_redis_and_run_once(queue_worker, experiment, fault):
     queue_worker("w1")
-    runs = [launch(experiment, tiny_config(epochs=12, seed=i)) for i in range(3)]
+    runs = [launch(experiment, tiny_config(epochs=6, seed=i)) for i in range(3)]
     wait_for(lambda: reload(runs[0]).status == "running", timeout=30, message="the first run")
     if fault == "flush":
         redis_client().flushall()
@@ -146,7 +152,7 @@ def test_queued_runs_survive_a_flushed_or_restarted_redis_and_run_once(queue_wor
     reconcile_until(lambda: all(reload(r).is_finished for r in runs), timeout=90)
     for r in runs:
         assert r.status == "succeeded" and r.attempt == 1, (r.pk, r.status, r.error)
-        assert_history_exactly_once(r, 12)
+        assert_history_exactly_once(r, 6)
     print(f"\nRedis {fault}: 3 runs finished once each, {time.monotonic() - lost_at:.1f}s after the fault")
 
 
