@@ -125,7 +125,8 @@ class QueueAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return run.experiment.team
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"queue_state": QueueState.get(), "live_workers": selectors.live_workers().count()}
+        extra = {"queue_state": QueueState.get(), "live_workers": selectors.live_workers().count(),
+                 "title": "GPU queue"}
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def get_urls(self):
@@ -154,9 +155,7 @@ def undrain_workers(modeladmin, request, queryset):
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["name", "online", "heartbeat_age", "hostname", "device", "memory", "utilization",
-                    "current_run_link", "draining"]
-    list_filter = ["draining", "hostname"]
+    list_display = ["name", "online", "heartbeat_age", "device", "memory", "util", "current_run_link", "draining"]
     actions = [drain_workers, undrain_workers]
     ordering = ["name"]
 
@@ -172,6 +171,10 @@ class WorkerAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if not worker.last_heartbeat:
             return "never"
         return f"{self._age(worker):.0f} s ago"
+
+    @admin.display(description="util %")
+    def util(self, worker):
+        return "–" if worker.utilization is None else f"{worker.utilization:.0f}"
 
     @admin.display(description="memory MiB used/total")
     def memory(self, worker):

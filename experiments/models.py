@@ -143,7 +143,7 @@ class QueuedRun(Run):
     class Meta:
         proxy = True
         verbose_name = "queued run"
-        verbose_name_plural = "queue"
+        verbose_name_plural = "queued runs"
 
 
 class MetricChunk(models.Model):

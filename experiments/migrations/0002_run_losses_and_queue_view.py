@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'queued run',
-                'verbose_name_plural': 'queue',
+                'verbose_name_plural': 'queued runs',
                 'proxy': True,
                 'indexes': [],
                 'constraints': [],
