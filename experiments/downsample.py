@@ -20,9 +20,9 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np
     wall time).
 
     Non-finite values (NaN, ±inf: a diverged run) are markers worth seeing.
-    When there are any, buckets get three slots instead of two: finite min,
-    finite max, and the bucket's first non-finite point; a NaN never takes the
-    place of a real extreme. A series of at most ``max_points`` points is
+    When there are any (and ``max_points >= 5``), buckets get three slots
+    instead of two: finite min, finite max, and the bucket's first non-finite
+    point; a NaN never takes the place of a real extreme. A series of at most ``max_points`` points is
     returned unchanged.
     """
     x = np.asarray(x)

@@ -14,7 +14,7 @@ from pydantic.fields import FieldInfo
 
 from experiments.models import Experiment
 from experiments.services import error_location
-from workers.training.config import RunConfig
+from workers.training.config import CHOICE_HELP, RunConfig
 
 SEP = "__"
 
@@ -42,7 +42,8 @@ def _form_field(name: str, info: FieldInfo) -> forms.Field:
     label = name.rsplit(SEP, 1)[-1].replace("_", " ").capitalize()
     common = {"label": label, "help_text": info.description or "", "required": not optional}
     if typing.get_origin(annotation) is Literal:
-        choices = [(c, c) for c in typing.get_args(annotation)]
+        helps = CHOICE_HELP.get(name.replace(SEP, "."), {})
+        choices = [(c, f"{c} — {helps[c]}" if c in helps else c) for c in typing.get_args(annotation)]
         return forms.ChoiceField(choices=choices, **common)
     if annotation is bool:
         return forms.BooleanField(**{**common, "required": False})

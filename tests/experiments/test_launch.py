@@ -143,3 +143,13 @@ def test_the_experiment_page_lists_runs_with_progress(alice_client, experiment):
     run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config(), name="visible run")
     html = alice_client.get(f"/experiments/{experiment.pk}/").content.decode()
     assert "visible run" in html and "#1 in queue" in html and "<progress" in html
+
+
+def test_every_choice_of_the_form_says_what_it_does():
+    from experiments.forms import RunLaunchForm
+
+    form = RunLaunchForm()
+    for name in ("dataset__name", "model__arch", "model__activation", "optimizer__name", "schedule__name",
+                 "loss__name", "dataset__preprocessing__normalize", "dataset__preprocessing__impute"):
+        for value, label in form.fields[name].choices:
+            assert label.startswith(f"{value} — ") and len(label) > len(value) + 8, (name, value)

@@ -84,3 +84,12 @@ def test_a_resumed_run_reproduces_the_uninterrupted_curves(tmp_path):
     assert interrupted.resumed_from == (2, 2 * steps)
     assert result.status == "completed" and result.epochs_run == 4
     assert curves(interrupted) == curves(whole)
+
+
+def test_a_diverged_run_flags_exploding_gradients(reporter):
+    config = make_config(
+        dataset={"name": "diabetes"}, loss={"name": "mse"}, optimizer={"name": "sgd", "lr": 10.0},
+        model={"hidden": [64], "batchnorm": False, "dropout": 0.0}, batch_size=16, epochs=5,
+    )
+    result = train(config, reporter)
+    assert result.status == "diverged" and result.grad_health == "exploding"

@@ -102,3 +102,13 @@ def test_gradient_clipping_bounds_each_update():
     moved = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.detach() - b)
                                                   for p, b in zip(result.model.parameters(), before)]))
     assert 0 < float(moved) <= result.steps * clip * 1.0001
+
+
+@pytest.mark.parametrize("name,expected", [("adamw", 1 - 0.1 * 0.1), ("adam", 1 - 0.1)])
+def test_adamw_decays_weights_directly_while_adam_adds_decay_to_the_gradient(name, expected):
+    w = torch.ones(1, requires_grad=True)
+    opt = build_optimizer([w], OptimizerConfig(name=name, lr=0.1, weight_decay=0.1))
+    (0 * w).sum().backward()  # no gradient from the loss: only the decay moves w
+    opt.step()
+    # adamw: w − lr·wd·w. adam: the decay term wd·w is a gradient, which Adam normalises to a step of lr.
+    assert float(w.detach()) == pytest.approx(expected, rel=1e-4)

@@ -64,6 +64,9 @@ class DatasetConfig(_Strict):
     val_fraction: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for validation.")
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
     n_samples: int = Field(1000, ge=50, le=MAX_SAMPLES, description="Rows generated for synthetic datasets.")
+    n_features: int = Field(
+        20, ge=3, le=MAX_WIDTH, description="Columns generated for synthetic_classification/regression."
+    )
     upload: Optional[int] = Field(None, ge=1, description="Uploaded CSV id (dataset 'csv' only).")
     target: Optional[str] = Field(None, max_length=200, description="Target column of the uploaded CSV.")
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
@@ -205,3 +208,77 @@ class RunConfig(_Strict):
 def tutorial_mlp() -> RunConfig:
     """The classic tutorial: MLP 256-128 with batch norm and dropout 0.5, Adam 0.001, batch 32, cross-entropy, digits."""
     return RunConfig()
+
+
+# What each choice does and when to use it: shown beside the choice in the launch form.
+CHOICE_HELP: dict[str, dict[str, str]] = {
+    "dataset.name": {
+        "digits": "8×8 handwritten digits, 10 classes, 1,797 rows (also as images for cnn)",
+        "iris": "3 iris species from 4 measurements, 150 rows",
+        "wine": "3 wine cultivars from 13 chemical features, 178 rows",
+        "breast_cancer": "benign vs malignant from 30 features, 569 rows (binary)",
+        "diabetes": "disease progression from 10 features, 442 rows (regression)",
+        "synthetic_classification": "generated classes; n_samples × n_features",
+        "synthetic_regression": "generated linear target with noise",
+        "moons": "two interleaving half-circles (binary, non-linear)",
+        "sequence": "generated sequences for rnn/lstm/gru/transformer",
+        "csv": "an uploaded CSV of your team (pick upload and target)",
+    },
+    "model.activation": {
+        "relu": "the default",
+        "tanh": "bounded; classic for recurrent nets",
+        "gelu": "smooth relu; transformers",
+        "sigmoid": "bounded; prone to vanishing gradients in deep nets",
+        "leaky_relu": "relu that keeps a small slope below 0",
+    },
+    "dataset.preprocessing.impute": {
+        "none": "leave gaps (fails if there are any)",
+        "drop": "drop rows with a gap; fine when gaps are rare",
+        "mean": "fill with the training mean; the usual default",
+        "median": "fill with the training median; robust to outliers",
+    },
+    "dataset.preprocessing.normalize": {
+        "none": "raw features; only for already-scaled data",
+        "standard": "zero mean, unit variance; the default for gradient descent",
+        "minmax": "scale to [0, 1]; for bounded features such as pixels",
+    },
+    "model.arch": {
+        "mlp": "dense layers; tabular data",
+        "cnn": "convolutions over 8×8 digit images",
+        "rnn": "plain recurrent net; short sequences",
+        "lstm": "gated recurrent net; longer sequences",
+        "gru": "lighter gated recurrent net",
+        "transformer": "self-attention encoder; sequences, needs more data",
+    },
+    "optimizer.name": {
+        "gd": "full-batch gradient descent, one step per epoch; small data, smooth curves",
+        "sgd": "plain stochastic gradient descent; a baseline",
+        "momentum": "SGD with momentum; faster through ravines",
+        "nesterov": "SGD with Nesterov momentum; often a little better than momentum",
+        "adagrad": "per-weight rates that only shrink; sparse features",
+        "rmsprop": "per-weight rates from recent gradients; recurrent nets",
+        "adam": "adaptive moments; the safe default",
+        "adamw": "adam with decoupled weight decay; pair with weight_decay",
+    },
+    "schedule.name": {
+        "constant": "same LR every epoch",
+        "exponential": "lr·γ^epoch; smooth decay",
+        "step": "×γ every step_size epochs",
+        "cosine": "anneal to min_lr over the run",
+        "warmup_cosine": "linear warm-up, then cosine; transformers, large batches",
+        "plateau": "cut by factor when val loss stalls for patience epochs",
+    },
+    "loss.name": {
+        "mse": "mean squared error; regression, punishes large errors",
+        "mae": "mean absolute error; regression robust to outliers",
+        "huber": "squared near 0, absolute beyond δ; regression with some outliers",
+        "cross_entropy": "softmax cross-entropy; classification (label_smoothing optional)",
+        "bce": "binary cross-entropy on one logit; two-class tasks",
+        "focal": "cross-entropy that down-weights easy examples; imbalanced classes",
+    },
+    "precision": {
+        "fp32": "full precision",
+        "bf16": "bfloat16 autocast on CUDA; faster, no loss scaling needed",
+        "fp16": "float16 autocast with loss scaling on CUDA",
+    },
+}

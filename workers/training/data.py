@@ -67,7 +67,7 @@ def _sequence_task(n: int) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(n, -1), y
 
 
-def _bundled(name: str, n: int) -> RawData:
+def _bundled(name: str, n: int, n_features: int) -> RawData:
     if name == "digits":
         X, y = skd.load_digits(return_X_y=True)
         return RawData(X, y, "classification", image_shape=(1, 8, 8), sequence_shape=(8, 8))
@@ -78,10 +78,14 @@ def _bundled(name: str, n: int) -> RawData:
         X, y = skd.load_diabetes(return_X_y=True)
         return RawData(X, y, "regression")
     if name == "synthetic_classification":
-        X, y = skd.make_classification(n, n_features=20, n_informative=10, n_classes=3, random_state=0)
+        X, y = skd.make_classification(
+            n, n_features=n_features, n_informative=min(10, n_features), n_redundant=0, n_classes=3, random_state=0
+        )
         return RawData(X, y, "classification")
     if name == "synthetic_regression":
-        X, y = skd.make_regression(n, n_features=20, n_informative=10, noise=10.0, random_state=0)
+        X, y = skd.make_regression(
+            n, n_features=n_features, n_informative=min(10, n_features), noise=10.0, random_state=0
+        )
         return RawData(X, y, "regression")
     if name == "moons":
         X, y = skd.make_moons(n, noise=0.2, random_state=0)
@@ -96,7 +100,7 @@ def raw_data(config: RunConfig, data_dir: Optional[pathlib.Path] = None) -> RawD
     """The dataset named in the config as one flat table (no split, no scaling yet)."""
     ds = config.dataset
     if ds.name != "csv":
-        return _bundled(ds.name, ds.n_samples)
+        return _bundled(ds.name, ds.n_samples, ds.n_features)
     if data_dir is None:
         raise ValueError("dataset: an uploaded CSV needs the upload directory (data_dir)")
     from .csvdata import read_csv_table

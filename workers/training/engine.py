@@ -16,7 +16,7 @@ import pathlib
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, ClassVar, Literal, Optional
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ from .data import baseline_loss, load_dataset
 from .health import GradHealth
 from .losses import build_loss, classification_metrics, n_outputs, predictions, regression_metrics, weight_penalty
 from .models import build_model, layer_groups, penalized_weights
-from .optim import Schedule, build_optimizer, grad_group_norms
+from .optim import GroupNorms, Schedule, build_optimizer
 from .reporter import Reporter
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating; bounds memory on large sets
@@ -35,8 +35,8 @@ STEP_SAMPLES = 50  # per-step train loss points per epoch (at most)
 GRAD_SAMPLES = 10  # gradient-norm samples per epoch (each costs a few small kernels)
 
 
-class OutOfMemory(RuntimeError):
-    """The device ran out of memory; the message says what to change."""
+class OutOfMemory(torch.OutOfMemoryError):
+    """The device ran out of memory; the message says what to change (still a torch.OutOfMemoryError)."""
 
 
 @dataclass
@@ -53,8 +53,9 @@ class TrainResult:
     grad_health: Literal["ok", "vanishing", "exploding"]
     steps_per_epoch: int
     task: str
-    # The trained model (best weights when early stopping restored them); not part of the record.
-    model: Optional[torch.nn.Module] = field(default=None, repr=False, compare=False)
+    # The trained model (best weights when early stopping restored them). A class-level default, set per
+    # instance, so dataclasses.asdict() and JSON serialisation of the result never see it.
+    model: ClassVar[Optional[torch.nn.Module]] = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -101,7 +102,7 @@ class _Run:
         n_out = n_outputs(config.loss.name, data.task, data.n_classes)
         self.baseline = baseline_loss(self.loss_fn, data.y_train, data.y_val, n_out, data.task)
         self.model = build_model(config.model, data.input_shape, n_out).to(dev)
-        self.groups = layer_groups(self.model)
+        self.grad_norms = GroupNorms(layer_groups(self.model))
         self.weights = penalized_weights(self.model)
         self.opt = build_optimizer(self.model.parameters(), config.optimizer)
         self.sched = Schedule(self.opt, config.schedule, config.epochs, config.optimizer.lr)
@@ -136,38 +137,37 @@ class _Run:
         log_every = max(1, steps // STEP_SAMPLES)
         grad_every = max(1, steps // GRAD_SAMPLES)
         pending: list[torch.Tensor] = []  # step losses not yet read back
-        outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets) for train accuracy
-        loss_sum, correct, grad_sums, grad_n = 0.0, 0, {}, 0
+        outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
+        loss_sum = 0.0
+        self.grad_norms.reset()
         classify = self.task == "classification"
         for i in range(steps):
             if self.reporter.should_stop():
                 return "stopped", {}
             idx = perm[i * bs:(i + 1) * bs]
-            out, loss = self.step(self.X[idx], self.y[idx], sample_grads=i % grad_every == 0, sums=grad_sums)
-            grad_n += i % grad_every == 0
+            yb = self.y[idx]
+            out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
             if classify:
-                outs.append((out, self.y[idx]))
+                outs.append((out, yb))
             if (i + 1) % log_every == 0 or i + 1 == steps:
                 values = torch.stack(pending).tolist()
                 bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
                 if bad is not None:
                     self.diverged_step = self.state.step - len(values) + bad + 1
                     self.diverged_value = values[bad]
-                    return "diverged", {}
+                    # The gradients sampled on the way to the blow-up say whether they exploded.
+                    return "diverged", self.grad_norms.means()
                 loss_sum += sum(values)
                 pending.clear()
-                if classify:
-                    correct += self.count_correct(outs)
-                    outs.clear()
                 self.reporter.log_metrics(self.state.step, {"train_loss_step": values[-1]})
         metrics = {"train_loss": loss_sum / steps}
         if classify:
-            metrics["train_accuracy"] = correct / min(steps * bs, len(self.X))
-        metrics.update({f"grad_norm/{k}": float(v) / grad_n for k, v in grad_sums.items()})
+            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
+        metrics.update(self.grad_norms.means())
         return None, metrics
 
-    def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool, sums: dict) -> tuple:
+    def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
         with self.autocast():
             out = self.model(xb)
@@ -180,8 +180,7 @@ class _Run:
         if sample_grads or clip:
             self.scaler.unscale_(self.opt)
         if sample_grads:
-            for k, v in grad_group_norms(self.groups).items():
-                sums[k] = sums[k] + v if k in sums else v
+            self.grad_norms.sample()
         if clip:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
         self.scaler.step(self.opt)
@@ -241,6 +240,8 @@ class _Run:
         }
 
     def restore(self, ckpt: dict[str, Any]) -> None:
+        if ckpt["config"] != self.config.canonical_json():
+            raise ValueError("checkpoint_dir: the checkpoint there belongs to a different run config")
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["optimizer"])
         self.sched.load_state_dict(ckpt["schedule"])
@@ -275,7 +276,7 @@ def train(
         return _train(config, reporter, checkpoint_dir, data_dir)
     except torch.OutOfMemoryError as exc:
         raise OutOfMemory(
-            f"out of device memory with batch_size={config.batch_size} and hidden={config.model.hidden}: "
+            f"out of memory on the device with batch_size={config.batch_size} and hidden={config.model.hidden}: "
             "lower the batch size or the model width"
         ) from exc
 
@@ -296,6 +297,7 @@ def _train(config, reporter, checkpoint_dir, data_dir) -> TrainResult:
             status, message = "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
             break
         if outcome == "diverged":
+            run.health.update(metrics)
             status = "diverged"
             message = f"loss became {run.diverged_value} at step {run.diverged_step} (epoch {epoch})"
             break
@@ -321,7 +323,7 @@ def _result(run: _Run, status: str, message: str) -> TrainResult:
         message = f"completed ({how}); best val_loss {s.best_val:.4g} at epoch {s.best_epoch}" if s.best_epoch \
             else f"completed ({how})"
     final = {**s.final, "baseline_val_loss": run.baseline}
-    return TrainResult(
+    result = TrainResult(
         status=status,
         epochs_run=s.epoch,
         steps=s.step,
@@ -334,5 +336,6 @@ def _result(run: _Run, status: str, message: str) -> TrainResult:
         grad_health=run.health.verdict,
         steps_per_epoch=run.steps_per_epoch,
         task=run.task,
-        model=run.model,
     )
+    result.model = run.model
+    return result

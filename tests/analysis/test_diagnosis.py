@@ -1,0 +1,201 @@
+"""Diagnosis on hand-made curves: each verdict, live runs, edge cases."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from experiments.diagnosis import VERDICTS, Diagnosis, diagnose
+
+BASE = math.log(10)  # cross-entropy of the uniform prior over 10 classes
+t = np.arange(40, dtype=float)
+
+
+def decay(start: float, end: float, tau: float, n: int = 40) -> list[float]:
+    return list(end + (start - end) * np.exp(-np.arange(n) / tau))
+
+
+def test_it_calls_a_converged_run_with_a_small_gap_a_good_fit():
+    d = diagnose(decay(2.0, 0.10, 4), decay(2.0, 0.14, 4), baseline_loss=BASE)
+    assert d.verdict == "good_fit"
+    assert d.evidence["relative_to_baseline"] == pytest.approx(0.14 / BASE, abs=1e-3)
+    assert d.evidence["train_val_gap"] == pytest.approx(0.04, abs=1e-3)
+
+
+def test_it_calls_a_curve_still_falling_at_the_end_still_improving():
+    d = diagnose(decay(2.2, 0.1, 30, 20), decay(2.2, 0.15, 30, 20), baseline_loss=BASE)
+    assert d.verdict == "still_improving"
+    assert d.evidence["best_epoch"] == 20
+    assert any("train longer (epochs" in s for s in d.suggestions)
+
+
+def test_it_calls_a_rising_val_loss_with_falling_train_loss_overfitting():
+    train = decay(2.0, 0.001, 5)
+    val = [v + 0.03 * max(0, i - 10) for i, v in enumerate(decay(2.0, 0.3, 3))]
+    d = diagnose(train, val, baseline_loss=BASE)
+    assert d.verdict == "overfitting"
+    ev = d.evidence
+    assert 9 <= ev["best_epoch"] <= 12
+    assert ev["generalization_loss"] == pytest.approx(100 * (val[-1] / min(val) - 1), abs=0.01)
+    assert ev["max_generalization_loss"] >= ev["generalization_loss"]
+    assert ev["best_epoch"] < ev["overfit_onset_epoch"] < 40
+    assert any(f"best epoch was {ev['best_epoch']}" in s for s in d.suggestions)
+    assert any("model.dropout" in s for s in d.suggestions)
+
+
+def test_a_large_gap_without_a_rise_is_overfitting_too():
+    d = diagnose(decay(2.0, 0.02, 3), decay(2.0, 0.9, 3), baseline_loss=BASE)
+    assert d.verdict == "overfitting"
+
+
+def test_it_calls_a_loss_stuck_near_the_trivial_loss_underfitting():
+    train = [BASE - 0.0005 * i for i in range(40)]
+    d = diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE)
+    assert d.verdict == "underfitting"
+    assert d.evidence["train_relative_to_baseline"] > 0.9
+    assert any("larger model (model.hidden)" in s for s in d.suggestions)
+
+
+def test_a_high_plateau_with_no_gap_is_underfitting():
+    d = diagnose(decay(2.2, 1.6, 3), decay(2.2, 1.65, 3), baseline_loss=BASE)
+    assert d.verdict == "underfitting"
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), -float("inf")])
+def test_a_non_finite_loss_is_diverged_from_that_epoch(bad):
+    train = decay(2.0, 0.5, 5, 10)
+    train[6] = bad
+    d = diagnose(train, decay(2.0, 0.6, 5, 10), baseline_loss=BASE)
+    assert d.verdict == "diverged"
+    assert d.evidence["diverged_epoch"] == 7
+    assert any("optimizer.lr ×0.1" in s and "grad_clip_norm" in s for s in d.suggestions)
+
+
+def test_an_explosion_that_never_recovers_is_diverged_even_when_finite():
+    train = [2.0, 1.5, 1.2, 40.0, 9.0, 2.6, 2.5, 2.45, 2.5, 2.48, 2.5, 2.49]
+    d = diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE)
+    assert d.verdict == "diverged"
+    assert d.evidence["diverged_epoch"] == 4
+
+
+def test_a_collapse_back_to_the_trivial_loss_is_diverged():
+    train = decay(2.0, 0.4, 3, 20) + [BASE] * 10
+    d = diagnose(train, [v + 0.02 for v in train], baseline_loss=BASE)
+    assert d.verdict == "diverged"
+
+
+def test_a_zig_zagging_val_loss_is_unstable():
+    rng = np.random.default_rng(0)
+    train = [0.5 + 0.1 * rng.random() for _ in range(40)]
+    val = [0.55 + (0.15 if i % 2 else -0.05) + 0.03 * rng.random() for i in range(40)]
+    d = diagnose(train, val, baseline_loss=BASE)
+    assert d.verdict == "unstable"
+    assert d.evidence["noise"] > 0.12 and d.evidence["noise_sign_changes"] > 0.5
+    assert "increase batch_size" in d.suggestions
+
+
+def test_a_loss_zig_zagging_above_the_trivial_loss_is_diverged_not_unstable():
+    train = [BASE * (1.1 + (0.3 if i % 2 else 0.0)) for i in range(30)]
+    assert diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE).verdict == "diverged"
+
+
+def test_small_wiggles_on_a_near_zero_loss_are_not_instability():
+    val = decay(2.0, 0.05, 3)
+    val = [v + (0.02 if i % 2 and i > 15 else 0.0) for i, v in enumerate(val)]  # 40 % of the level
+    assert diagnose(decay(2.0, 0.04, 3), val, baseline_loss=BASE).verdict == "good_fit"
+
+
+def test_one_spike_in_a_converged_run_is_not_instability():
+    val = decay(2.0, 0.14, 4)
+    val[30] = 0.6
+    d = diagnose(decay(2.0, 0.10, 4), val, baseline_loss=BASE)
+    assert d.verdict == "good_fit"
+
+
+class TestLive:
+    def test_a_young_curve_that_is_still_dropping_is_still_improving(self):
+        d = diagnose([2.25, 2.1, 1.9], [2.27, 2.12, 1.95], baseline_loss=BASE, finished=False)
+        assert d.verdict == "still_improving"
+        assert d.evidence["finished"] is False
+        assert any("let it run" in s for s in d.suggestions)
+
+    def test_overfitting_is_flagged_before_the_run_ends(self):
+        train = decay(2.0, 0.001, 5, 25)
+        val = [v + 0.04 * max(0, i - 8) for i, v in enumerate(decay(2.0, 0.3, 3, 25))]
+        assert diagnose(train, val, baseline_loss=BASE, finished=False).verdict == "overfitting"
+
+    def test_divergence_is_flagged_at_once(self):
+        d = diagnose([2.2, 1.8, None], [2.2, 1.9, None], baseline_loss=BASE, finished=False)
+        assert d.verdict == "diverged" and d.evidence["diverged_epoch"] == 3
+
+    def test_a_high_plateau_is_flagged_once_it_lasts_a_strip(self):
+        train = decay(2.2, 1.6, 1.5, 14)
+        val = [v + 0.05 for v in train]
+        assert diagnose(train[:4], val[:4], baseline_loss=BASE, finished=False).verdict == "still_improving"
+        assert diagnose(train, val, baseline_loss=BASE, finished=False).verdict == "underfitting"
+
+
+class TestEdgeCases:
+    def test_empty_curves_are_refused(self):
+        with pytest.raises(ValueError, match="empty"):
+            diagnose([], [])
+
+    def test_mismatched_lengths_name_both_curves(self):
+        with pytest.raises(ValueError, match="train_loss.*val_loss"):
+            diagnose([1.0, 0.9], [1.0])
+
+    def test_non_numbers_are_refused_by_name(self):
+        with pytest.raises(ValueError, match="val_loss"):
+            diagnose([1.0], ["a lot"])
+
+    def test_one_epoch(self):
+        assert diagnose([1.2], [1.3], baseline_loss=BASE, finished=False).verdict == "still_improving"
+        assert diagnose([2.3], [2.3], baseline_loss=BASE, finished=True).verdict == "underfitting"
+        d = diagnose([1.2], [1.3], baseline_loss=BASE)
+        assert d.evidence["best_epoch"] == 1 and d.evidence["epochs"] == 1
+
+    def test_all_none_is_diverged_from_the_first_epoch(self):
+        d = diagnose([None, None], [None, None])
+        assert d.verdict == "diverged"
+        assert d.evidence["diverged_epoch"] == 1 and d.evidence["best_epoch"] is None
+
+    def test_without_a_baseline_the_first_epoch_stands_in(self):
+        d = diagnose(decay(2.0, 0.10, 4), decay(2.0, 0.14, 4))
+        assert d.verdict == "good_fit"
+        assert d.evidence["baseline_source"] == "first_epoch_train_loss"
+        assert d.evidence["baseline_loss"] == pytest.approx(2.0)
+
+    def test_a_regression_run_with_a_large_first_loss_is_not_an_explosion(self):
+        # Unscaled targets: epoch 1 sits far above the mean predictor's MSE, then learns.
+        train = decay(30.0, 0.3, 3)
+        d = diagnose(train, [v + 0.05 for v in train], task="regression", baseline_loss=5.0)
+        assert d.verdict == "good_fit"
+
+
+def test_as_dict_is_json_serialisable_for_every_verdict():
+    cases = [
+        diagnose(decay(2.0, 0.10, 4), decay(2.0, 0.14, 4), baseline_loss=BASE),
+        diagnose([2.0, float("nan")], [2.0, float("inf")], baseline_loss=BASE, grad_health="exploding"),
+        diagnose([None], [None]),
+    ]
+    for d in cases:
+        data = d.as_dict()
+        assert set(data) == {"verdict", "evidence", "suggestions"}
+        assert data["verdict"] in VERDICTS
+        json.dumps(data, allow_nan=False)
+        assert isinstance(data["evidence"]["reason"], str) or data["evidence"].get("best_epoch") is None
+    assert any("clip" in s for s in cases[1].suggestions)
+
+
+def test_grad_health_sharpens_the_suggestions():
+    d = diagnose([BASE] * 20, [BASE] * 20, baseline_loss=BASE, grad_health="vanishing")
+    assert d.verdict == "underfitting"
+    assert any("model.batchnorm" in s for s in d.suggestions)
+
+
+def test_diagnosis_is_a_plain_dataclass():
+    d = Diagnosis("good_fit", {"epochs": 1}, ["keep it"])
+    assert d.as_dict() == {"verdict": "good_fit", "evidence": {"epochs": 1}, "suggestions": ["keep it"]}
