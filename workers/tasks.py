@@ -103,9 +103,9 @@ def execute_next(hint_run_id: int | None = None) -> int | None:
     from experiments.queue import run_claim_next
     from workers.runner import SHUTDOWN, execute_run
 
-    if SHUTDOWN.is_set():  # this worker is stopping: leave the work to another one
-        notify_workers(hint_run_id)
-        return None
+    # A SIGTERM seen by an earlier run has been handled (that run was handed back). During a warm
+    # shutdown the main process delivers no new ticket, so one arriving here means: keep working.
+    SHUTDOWN.clear()
     run = run_claim_next(worker_name=worker_name())
     if run is None:
         log.info("ticket (hint run %s): nothing to claim", hint_run_id)

@@ -97,8 +97,8 @@ def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_
     assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
     print(f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal, resumed on the other worker from "
-          f"step {at_stop.checkpoint_step} ({at_stop.step - at_stop.checkpoint_step} recorded steps redone); "
-          "duplicates 0")
+          f"its epoch checkpoint at step {at_stop.checkpoint_step} (the unfinished epoch, under 45 steps, is "
+          "redone); duplicates 0")
 
 
 def test_a_duplicate_delivery_of_a_running_run_s_ticket_does_nothing(queue_worker, experiment):
