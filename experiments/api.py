@@ -151,6 +151,7 @@ class RunOut(Schema):
     progress: float
     queue_position: Optional[int] = None
     eta_seconds: Optional[float] = None
+    starts_in_seconds: Optional[float] = Field(None, description="Queued runs: rough seconds until a worker takes it.")
     worker: Optional[str] = None
     summary: dict[str, Any]
     verdict: str
@@ -168,14 +169,15 @@ class RunIn(Schema):
     name: str = Field("", max_length=200)
 
 
-def run_out(run: Run, positions: dict[int, int] | None = None) -> dict:
+def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int, float] | None = None) -> dict:
     positions = positions if positions is not None else {}
+    starts = starts if starts is not None else {}
     return {
         "id": run.pk, "experiment": run.experiment_id, "name": run.name, "status": run.status,
         "config": run.config, "config_hash": run.config_hash, "seed": run.seed, "priority": run.priority,
         "attempt": run.attempt, "epoch": run.epoch, "epochs": run.epochs, "step": run.step,
         "progress": run.progress, "queue_position": positions.get(run.pk),
-        "eta_seconds": selectors.run_eta_seconds(run),
+        "eta_seconds": selectors.run_eta_seconds(run), "starts_in_seconds": starts.get(run.pk),
         "worker": run.worker.name if run.worker_id else None, "summary": run.summary, "verdict": run.verdict,
         "error": run.error, "diverged_step": run.diverged_step, "cancel_requested": run.cancel_requested,
         "created": run.created, "started_at": run.started_at, "finished_at": run.finished_at,
@@ -195,8 +197,8 @@ def list_runs(request, filters: Query[RunFilter]):
         runs = runs.filter(experiment_id=filters.experiment)
     if filters.status is not None:
         runs = runs.filter(status=filters.status)
-    positions = selectors.queue_positions()
-    return [run_out(r, positions) for r in runs[: filters.limit]]
+    positions, starts = selectors.queue_positions(), selectors.queue_start_etas()
+    return [run_out(r, positions, starts) for r in runs[: filters.limit]]
 
 
 @api.post("/runs", response={201: RunOut}, tags=["runs"])
@@ -212,12 +214,13 @@ def launch_run(request, payload: RunIn):
         if exc.field and exc.field.split(".")[0] in RunConfig.model_fields:
             exc.field = f"config.{exc.field}"
         raise
-    return Status(201, run_out(run, selectors.queue_positions()))
+    return Status(201, run_out(run, selectors.queue_positions(), selectors.queue_start_etas()))
 
 
 @api.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request, run_id: int):
-    return run_out(selectors.run_get(user=request.user, run_id=run_id), selectors.queue_positions())
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    return run_out(run, selectors.queue_positions(), selectors.queue_start_etas())
 
 
 @api.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])

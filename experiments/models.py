@@ -93,6 +93,8 @@ class Run(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     priority = models.IntegerField(default=0, help_text="Higher runs first.")
     attempt = models.PositiveIntegerField(default=0)
+    # Only deaths count towards the retry cap: a warm hand-back (SIGTERM, drain) is not a failure.
+    losses = models.PositiveIntegerField(default=0, help_text="How many times this run's worker died under it.")
     cancel_requested = models.BooleanField(default=False)
     worker = models.ForeignKey(Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -133,6 +135,15 @@ class Run(models.Model):
     @property
     def progress(self) -> float:
         return self.epoch / self.epochs if self.epochs else 0.0
+
+
+class QueuedRun(Run):
+    """The queue as the admin sees it: queued runs, in the order they will start."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "queued run"
+        verbose_name_plural = "queued runs"
 
 
 class MetricChunk(models.Model):

@@ -37,9 +37,9 @@ def experiment_list(request):
 def experiment_detail(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     runs = experiment.runs.select_related("worker").order_by("-created")[:500]
-    positions = selectors.queue_positions()
+    positions, starts = selectors.queue_positions(), selectors.queue_start_etas()
     for run in runs:
-        run.queue_position = positions.get(run.pk)
+        run.queue_position, run.starts_in = positions.get(run.pk), starts.get(run.pk)
     # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
     board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000)
     context = {"experiment": experiment, "runs": runs, "board": board}
@@ -74,6 +74,7 @@ def run_new(request, experiment_id: int):
 def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
+    run.starts_in = selectors.queue_start_etas().get(run.pk)
     return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
 
 

@@ -174,7 +174,15 @@ CHECKPOINT_DIR = Path(os.environ.get("LOSSLAB_CHECKPOINT_DIR", VAR_DIR / "checkp
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 LONGEST_RUN_S = env_int("LOSSLAB_LONGEST_RUN_S", 24 * 3600)
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("LOSSLAB_VISIBILITY_TIMEOUT", 2 * LONGEST_RUN_S)}
+VISIBILITY_TIMEOUT = env_int("LOSSLAB_VISIBILITY_TIMEOUT", 2 * LONGEST_RUN_S)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An un-acked ticket comes back after this long; the claim makes that harmless, this makes it rare.
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    # kombu sweeps for such tickets every interval x throttle seconds (100 s by default); keep the
+    # sweep well inside a short visibility timeout (tests, drills) without scanning Redis needlessly.
+    "unacked_restore_interval": max(1, min(10, VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1 if VISIBILITY_TIMEOUT < 1000 else 10,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -182,7 +190,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # bounded by the DB's attempt cap
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Off: a Redis restart must not interrupt hours of training. The DB, not the message, owns the run;
+# the un-acked ticket is only a wake-up, and a redelivered copy claims nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 RECONCILE_S = env_float("LOSSLAB_RECONCILE_S", 5.0)  # how often the scheduler reaps and re-sends
@@ -192,6 +202,14 @@ LEASE_S = env_float("LOSSLAB_LEASE_S", 30.0)  # a run whose worker has not beate
 HEARTBEAT_S = env_float("LOSSLAB_HEARTBEAT_S", 1.0)  # also the cancel-poll interval
 MAX_ATTEMPTS = env_int("LOSSLAB_MAX_ATTEMPTS", 3)
 METRIC_FLUSH_S = env_float("LOSSLAB_METRIC_FLUSH_S", 2.0)
+WORKER_HEARTBEAT_S = env_float("LOSSLAB_WORKER_HEARTBEAT_S", 5.0)  # the Worker row: device, memory, liveness
+WORKER_STALE_S = env_float("LOSSLAB_WORKER_STALE_S", 30.0)  # no heartbeat for this long: shown offline
+
+# --- Fault injection (tests and drills; off by default). A run whose batch_size is at least
+# LOSSLAB_FAULT_OOM_MIN_BATCH raises CUDA's out-of-memory error at step LOSSLAB_FAULT_OOM_AT_STEP.
+FAULT_OOM_AT_STEP = env_int("LOSSLAB_FAULT_OOM_AT_STEP", -1)
+FAULT_OOM_AT_STEP = None if FAULT_OOM_AT_STEP < 0 else FAULT_OOM_AT_STEP
+FAULT_OOM_MIN_BATCH = env_int("LOSSLAB_FAULT_OOM_MIN_BATCH", 0)
 
 LOGGING = {
     "version": 1,

@@ -102,7 +102,7 @@
     status.className = "status status-" + run.status;
     field("progress").value = run.progress;
     field("epochs").textContent = "epoch " + run.epoch + " of " + run.epochs;
-    field("queue").textContent = run.queue_position ? "#" + run.queue_position + " in queue" : "";
+    field("queue").textContent = window.LossLab.queuePlace(run);
     const started = run.started_at ? new Date(run.started_at) : null;
     const end = run.finished_at ? new Date(run.finished_at) : new Date();
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
