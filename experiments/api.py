@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Schema
 from ninja.responses import Status
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
 
 from experiments import metric_store, selectors, services
@@ -67,10 +67,20 @@ def on_auth_error(request, exc):
     return api.create_response(request, {"detail": "Authentication required."}, status=401)
 
 
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    # e.g. a body that is not JSON: still name what is wrong, in the same shape as other errors.
+    body = {"detail": str(exc), "errors": [{"field": "body", "message": str(exc)}]}
+    return api.create_response(request, body, status=exc.status_code)
+
+
 @api.exception_handler(Http404)
 def on_not_found(request, exc):
     return api.create_response(request, {"detail": "Not found."}, status=404)
 
+
+# A larger id cannot exist, and would overflow the database's integer on lookup.
+DB_MAX_ID = 2**63 - 1
 
 # --- experiments
 
@@ -88,7 +98,7 @@ class ExperimentOut(Schema):
 class ExperimentIn(Schema):
     name: str = Field(..., min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    team: Optional[int] = Field(None, description="Team id; defaults to your only team.")
+    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to your only team.")
 
 
 def _experiment_out(e) -> dict:
@@ -141,6 +151,7 @@ class RunOut(Schema):
     progress: float
     queue_position: Optional[int] = None
     eta_seconds: Optional[float] = None
+    starts_in_seconds: Optional[float] = Field(None, description="Queued runs: rough seconds until a worker takes it.")
     worker: Optional[str] = None
     summary: dict[str, Any]
     verdict: str
@@ -153,19 +164,20 @@ class RunOut(Schema):
 
 
 class RunIn(Schema):
-    experiment: int
+    experiment: int = Field(..., ge=1, le=DB_MAX_ID)
     config: RunConfig
     name: str = Field("", max_length=200)
 
 
-def run_out(run: Run, positions: dict[int, int] | None = None) -> dict:
+def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int, float] | None = None) -> dict:
     positions = positions if positions is not None else {}
+    starts = starts if starts is not None else {}
     return {
         "id": run.pk, "experiment": run.experiment_id, "name": run.name, "status": run.status,
         "config": run.config, "config_hash": run.config_hash, "seed": run.seed, "priority": run.priority,
         "attempt": run.attempt, "epoch": run.epoch, "epochs": run.epochs, "step": run.step,
         "progress": run.progress, "queue_position": positions.get(run.pk),
-        "eta_seconds": selectors.run_eta_seconds(run),
+        "eta_seconds": selectors.run_eta_seconds(run), "starts_in_seconds": starts.get(run.pk),
         "worker": run.worker.name if run.worker_id else None, "summary": run.summary, "verdict": run.verdict,
         "error": run.error, "diverged_step": run.diverged_step, "cancel_requested": run.cancel_requested,
         "created": run.created, "started_at": run.started_at, "finished_at": run.finished_at,
@@ -173,11 +185,11 @@ def run_out(run: Run, positions: dict[int, int] | None = None) -> dict:
 
 
 class RunFilter(Schema):
-    experiment: Optional[int] = None
+    experiment: Optional[int] = Field(None, ge=1, le=DB_MAX_ID)
     status: Optional[Run.Status] = None
     limit: int = Field(100, ge=1, le=1000)
     ids: Optional[str] = Field(
-        None, max_length=20000, pattern=r"^[0-9]+(,[0-9]+)*$",
+        None, max_length=20000, pattern=r"^[0-9]{1,18}(,[0-9]{1,18})*$",
         description="Comma-separated run ids: only these (a page polls just its unfinished runs).",
     )
 
@@ -191,8 +203,8 @@ def list_runs(request, filters: Query[RunFilter]):
         runs = runs.filter(experiment_id=filters.experiment)
     if filters.status is not None:
         runs = runs.filter(status=filters.status)
-    positions = selectors.queue_positions()
-    return [run_out(r, positions) for r in runs[: filters.limit]]
+    positions, starts = selectors.queue_positions(), selectors.queue_start_etas()
+    return [run_out(r, positions, starts) for r in runs[: filters.limit]]
 
 
 @api.post("/runs", response={201: RunOut}, tags=["runs"])
@@ -201,13 +213,20 @@ def launch_run(request, payload: RunIn):
         experiment = selectors.experiment_get(user=request.user, experiment_id=payload.experiment)
     except Http404:
         raise services.ServiceError("No such experiment.", field="experiment") from None
-    run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
-    return Status(201, run_out(run, selectors.queue_positions()))
+    try:
+        run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
+    except services.ServiceError as exc:
+        # The service names config fields as the form does ("dataset.upload"); the API body nests them in "config".
+        if exc.field and exc.field.split(".")[0] in RunConfig.model_fields:
+            exc.field = f"config.{exc.field}"
+        raise
+    return Status(201, run_out(run, selectors.queue_positions(), selectors.queue_start_etas()))
 
 
 @api.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request, run_id: int):
-    return run_out(selectors.run_get(user=request.user, run_id=run_id), selectors.queue_positions())
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    return run_out(run, selectors.queue_positions(), selectors.queue_start_etas())
 
 
 @api.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
@@ -238,3 +257,41 @@ def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
 from experiments.api_analysis import router as analysis_router  # noqa: E402
 
 api.add_router("", analysis_router)
+
+# --- team dashboard and uploads
+
+
+class DashboardQuery(Schema):
+    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to the session's current team.")
+
+
+@api.get("/dashboard", tags=["teams"])
+def dashboard(request, q: Query[DashboardQuery]):
+    """The team dashboard's data: experiments with their leader, live runs, recent results, saved views."""
+    from experiments.dashboard import dashboard_data
+
+    if q.team is not None:
+        team = selectors.teams_for_user(request.user).filter(pk=q.team).first()
+    else:
+        team = selectors.team_current(user=request.user, team_id=request.session.get("team_id"))
+    if team is None:
+        raise Http404("No such team")
+    return dashboard_data(team=team)
+
+
+class UploadOut(Schema):
+    id: int
+    team_id: int
+    original_name: str
+    size_bytes: int
+    rows: int
+    columns: list[dict[str, Any]]
+    created: datetime
+
+
+@api.get("/uploads", response=list[UploadOut], tags=["teams"])
+def list_uploads(request):
+    """CSV uploads of all your teams (use an id as config.dataset.upload with dataset 'csv')."""
+    from experiments.models import Upload
+
+    return list(Upload.objects.filter(team__in=selectors.teams_for_user(request.user)))

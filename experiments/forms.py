@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 
-from experiments.models import Experiment
+from experiments.models import Experiment, Membership
 from experiments.services import error_location
 from workers.training import config as _cfg
 from workers.training.config import CHOICE_HELP, RunConfig
@@ -38,10 +38,40 @@ def _bounds(info: FieldInfo) -> dict[str, Any]:
     return out
 
 
+def _num(v) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
+def _limits(info: FieldInfo) -> tuple[str, list[str]]:
+    """The allowed range as text ("0 ≤ value < 1"), and the numbers it names."""
+    lo = hi = ""
+    nums: list[str] = []
+    for m in info.metadata:
+        if isinstance(m, (at.Ge, at.Gt)):
+            v = m.ge if isinstance(m, at.Ge) else m.gt
+            lo = f"{_num(v)} {'≤' if isinstance(m, at.Ge) else '<'} "
+            nums.append(_num(v))
+        elif isinstance(m, (at.Le, at.Lt)):
+            v = m.le if isinstance(m, at.Le) else m.lt
+            hi = f" {'≤' if isinstance(m, at.Le) else '<'} {_num(v)}"
+            nums.append(_num(v))
+        elif isinstance(m, at.MaxLen):
+            return f"at most {m.max_length} values", [str(m.max_length)]
+    return (f"{lo}value{hi}" if nums else ""), nums
+
+
+def _with_limits(help_text: str, info: FieldInfo) -> str:
+    """Every bound that protects the GPUs is shown to the user: append it unless the text already says it."""
+    text, nums = _limits(info)
+    if not text or (nums and nums[-1] in help_text.replace(",", "")):
+        return help_text
+    return f"{help_text} Allowed: {text}.".strip()
+
+
 def _form_field(name: str, info: FieldInfo) -> forms.Field:
     annotation, optional = _unwrap_optional(info.annotation)
     label = name.rsplit(SEP, 1)[-1].replace("_", " ").capitalize()
-    common = {"label": label, "help_text": info.description or "", "required": not optional}
+    common = {"label": label, "help_text": _with_limits(info.description or "", info), "required": not optional}
     if typing.get_origin(annotation) is Literal:
         helps = CHOICE_HELP.get(name.replace(SEP, "."), {})
         choices = [(c, f"{c} — {helps[c]}" if c in helps else c) for c in typing.get_args(annotation)]
@@ -99,14 +129,31 @@ class RunLaunchForm(forms.Form):
 
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made from the config.")
 
-    def __init__(self, *args, initial_config: RunConfig | None = None, **kwargs):
+    def __init__(self, *args, initial_config: RunConfig | None = None, uploads=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.leaves = schema_fields()
         for name, (info, _) in self.leaves.items():
             self.fields[name] = _form_field(name, info)
+        if uploads is not None:
+            self._upload_fields(uploads)
         if not self.is_bound:
             self.initial.update(flatten((initial_config or RunConfig()).model_dump(mode="json")))
         self.config: RunConfig | None = None
+
+    def _upload_fields(self, uploads) -> None:
+        """Dataset 'csv' picks one of the team's uploads by name, and a target column from it."""
+        choices = [("", "— none —")] + [(str(u.pk), f"{u.original_name} ({u.rows} rows)") for u in uploads]
+        self.fields["dataset__upload"] = forms.ChoiceField(
+            choices=choices, required=False, label="Upload",
+            help_text="With dataset 'csv': one of your team's uploaded CSVs (add one on the Uploads page).",
+        )
+        self.fields["dataset__target"].widget.attrs["list"] = "target-columns"
+        self.fields["dataset__target"].help_text = "With dataset 'csv': the column to predict."
+
+    def add_service_error(self, exc) -> None:
+        """Put a run_launch refusal next to the field it names ("dataset.upload" → dataset__upload)."""
+        name = (exc.field or "").replace(".", SEP)
+        self.add_error(name if name in self.fields else None, exc.message)
 
     def sections(self) -> list[tuple[str, list]]:
         """Fields grouped by config section, for the template."""
@@ -214,3 +261,21 @@ class SweepForm(forms.Form):
         from experiments.sweeps import FACTORS
 
         return {f: self.cleaned_data[f] for f in FACTORS if self.cleaned_data.get(f)}
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="The username of someone who already has a LossLab account.")
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices, initial=Membership.Role.MEMBER,
+        help_text="Admins can add and remove members; members can launch and see the team's work.",
+    )
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 text with a header row; comma, semicolon or tab separated; numeric or text columns.",
+    )
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “nightly sweep script”.")

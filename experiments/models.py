@@ -93,6 +93,8 @@ class Run(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     priority = models.IntegerField(default=0, help_text="Higher runs first.")
     attempt = models.PositiveIntegerField(default=0)
+    # Only deaths count towards the retry cap: a warm hand-back (SIGTERM, drain) is not a failure.
+    losses = models.PositiveIntegerField(default=0, help_text="How many times this run's worker died under it.")
     cancel_requested = models.BooleanField(default=False)
     worker = models.ForeignKey(Worker, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -133,6 +135,15 @@ class Run(models.Model):
     @property
     def progress(self) -> float:
         return self.epoch / self.epochs if self.epochs else 0.0
+
+
+class QueuedRun(Run):
+    """The queue as the admin sees it: queued runs, in the order they will start."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "queued run"
+        verbose_name_plural = "queued runs"
 
 
 class MetricChunk(models.Model):
@@ -207,3 +218,38 @@ class SavedComparison(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("saved_comparison", args=[self.pk])
+
+
+class Upload(models.Model):
+    """A team's CSV file, checked on upload and stored (normalised to plain comma CSV) as UPLOAD_DIR/<id>.csv.
+
+    The file lives outside the web root; it is served only through a team-checked view.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    original_name = models.CharField(max_length=200)
+    size_bytes = models.PositiveBigIntegerField()
+    rows = models.PositiveIntegerField()
+    columns = models.JSONField(default=list, help_text="Per column: name, kind, missing, distinct, task.")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def path(self):
+        # The training engine reads exactly this path: data_dir / f"{upload_id}.csv".
+        return settings.UPLOAD_DIR / f"{self.pk}.csv"
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.columns]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
-from experiments.models import Experiment, Membership, Run, Team
+from experiments.models import ApiToken, Experiment, Membership, Run, Team, Upload
 from workers.training.config import RunConfig
 
 
@@ -61,6 +65,32 @@ def pydantic_errors(exc: PydanticValidationError, *, prefix: tuple = ()) -> list
     return out
 
 
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored (NUL bytes and lone surrogates break PostgreSQL and UTF-8), or None."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "must be valid Unicode text"
+    return None
+
+
+def _check_text(value: str, field: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise ServiceError(f"{field.rsplit('.', 1)[-1].capitalize()} {problem}.", field=field)
+
+
+def _check_config_text(data: Any, path: str) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_config_text(value, f"{path}.{key}" if path else key)
+    elif isinstance(data, list):
+        for value in data:
+            _check_config_text(value, path)
+    elif isinstance(data, str):
+        _check_text(data, path)
+
+
 def team_create(*, name: str, owner: AbstractBaseUser) -> Team:
     with transaction.atomic():
         team = Team.objects.create(name=name)
@@ -72,6 +102,8 @@ def experiment_create(*, team: Team, user: AbstractBaseUser, name: str, descript
     name = name.strip()
     if not name:
         raise ServiceError("Name must not be empty.", field="name")
+    _check_text(name, "name")
+    _check_text(description, "description")
     if not Membership.objects.filter(team=team, user=user).exists():
         raise ServiceError("Not found.", field="team", status=404)
     return Experiment.objects.create(team=team, created_by=user, name=name[:200], description=description)
@@ -80,8 +112,21 @@ def experiment_create(*, team: Team, user: AbstractBaseUser, name: str, descript
 def run_launch(
     *, experiment: Experiment, user: AbstractBaseUser, config: dict | RunConfig, name: str = "", priority: int = 0
 ) -> Run:
-    """Queue a run of `config` in `experiment`; a worker is told once the row is committed."""
+    """Queue a run of `config` in `experiment`; a worker is told once the row is committed.
+
+    Refuses (ServiceError) a user who is not in the experiment's team (404), an upload
+    of another team (404-style, on dataset.upload), a CSV that cannot train for the
+    target, and a user over the launch limits (429).
+    """
     cfg = config_validate(config)
+    if not Membership.objects.filter(team_id=experiment.team_id, user=user).exists():
+        raise ServiceError("No such experiment.", field="experiment", status=404)
+    _check_config_text(cfg.model_dump(mode="json"), "")
+    _check_text(name, "name")
+    run_launch_allowed(user=user)
+    if cfg.dataset.name == "csv":
+        upload_check_for_run(team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target,
+                             task=cfg.dataset.task)
     from workers.tasks import notify_workers  # the task module imports services; keep the cycle lazy
 
     with transaction.atomic():
@@ -152,3 +197,109 @@ def saved_comparison_create(
     return SavedComparison.objects.create(
         experiment=experiment, team=experiment.team, name=name[:200], run_ids=run_ids, options=clean, created_by=user
     )
+
+def run_launch_allowed(*, user: AbstractBaseUser, count: int = 1) -> None:
+    """Refuse with 429 when launching `count` more runs would pass the user's per-minute or queued limit.
+
+    Counted from the DB (runs created by the user), so every web and API process agrees.
+    A sweep should call this once with its grid size before launching its runs.
+    """
+    recent = Run.objects.filter(created_by=user, created__gte=timezone.now() - timedelta(minutes=1)).count()
+    if recent + count > settings.RUNS_PER_MINUTE:
+        raise ServiceError(
+            f"Too many launches: at most {settings.RUNS_PER_MINUTE} runs per minute per user. "
+            "Wait a minute and try again.", field="runs_per_minute", status=429,
+        )
+    queued = Run.objects.filter(created_by=user, status__in=[Run.Status.QUEUED, Run.Status.LOST]).count()
+    if queued + count > settings.MAX_QUEUED_PER_USER:
+        raise ServiceError(
+            f"You already have {queued} runs waiting; at most {settings.MAX_QUEUED_PER_USER} may be queued per user. "
+            "Wait for some to start, or cancel some.", field="queued_runs", status=429,
+        )
+
+
+def upload_check_for_run(*, team_id: int, upload_id: int | None, target: str | None, task: str | None) -> Upload:
+    """The team's upload, checked to train for `target`; another team's upload is simply not found."""
+    upload = Upload.objects.filter(pk=upload_id, team_id=team_id).first() if upload_id else None
+    if upload is None or not upload.path.exists():
+        raise ServiceError("No such upload in this team.", field="dataset.upload", status=404)
+    if target not in upload.column_names:
+        raise ServiceError(
+            f"No column named '{target}' in {upload.original_name}; choose one of: {', '.join(upload.column_names)}.",
+            field="dataset.target",
+        )
+    from workers.training.csvdata import validate_csv
+
+    try:
+        validate_csv(upload.path, target, task)
+    except ValueError as exc:
+        parts, msg = error_location([], str(exc))
+        field = {"target": "dataset.target", "upload": "dataset.upload"}.get(".".join(parts), ".".join(parts) or "dataset.upload")
+        raise ServiceError(msg, field=field) from None
+    return upload
+
+
+# --- team membership
+
+
+def _require_team_admin(*, team: Team, actor: AbstractBaseUser) -> None:
+    role = Membership.objects.filter(team=team, user=actor).values_list("role", flat=True).first()
+    if role is None:
+        raise ServiceError("No such team.", field="team", status=404)
+    if role != Membership.Role.ADMIN:
+        raise ServiceError("Only a team admin can change who is in the team.", field="team", status=403)
+
+
+def membership_add(*, team: Team, actor: AbstractBaseUser, username: str, role: str = Membership.Role.MEMBER) -> Membership:
+    """Add an existing user to `team`; only the team's admins may."""
+    _require_team_admin(team=team, actor=actor)
+    if role not in Membership.Role.values:
+        raise ServiceError(f"Role must be one of: {', '.join(Membership.Role.values)}.", field="role")
+    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise ServiceError(
+            f"There is no user named '{username.strip()[:150]}'. Ask a LossLab admin to create the account first.",
+            field="username",
+        )
+    if Membership.objects.filter(team=team, user=user).exists():
+        raise ServiceError(f"{user.username} is already in {team.name}.", field="username")
+    return Membership.objects.create(team=team, user=user, role=role)
+
+
+def membership_remove(*, team: Team, actor: AbstractBaseUser, membership_id: int) -> Membership:
+    """Remove a member (an admin may also remove themself), never the team's last admin."""
+    _require_team_admin(team=team, actor=actor)
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(pk=membership_id, team=team).first()
+        if membership is None:
+            raise ServiceError("No such member.", field="membership", status=404)
+        admins = Membership.objects.filter(team=team, role=Membership.Role.ADMIN).count()
+        if membership.role == Membership.Role.ADMIN and admins == 1:
+            raise ServiceError("A team needs at least one admin: make someone else admin first.", field="membership")
+        membership.delete()
+    return membership
+
+
+# --- API tokens
+
+MAX_TOKENS_PER_USER = 50
+
+
+def token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
+    """A new API token for `user`: (the stored row, the token itself, which is shown once and never stored)."""
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the token a name, e.g. the script that will use it.", field="name")
+    _check_text(name, "name")
+    if ApiToken.objects.filter(user=user).count() >= MAX_TOKENS_PER_USER:
+        raise ServiceError(f"At most {MAX_TOKENS_PER_USER} tokens per user: revoke unused ones.", field="name")
+    secret = ApiToken.generate()
+    token = ApiToken.objects.create(user=user, name=name[:100], digest=ApiToken.hash(secret), prefix=secret[:8])
+    return token, secret
+
+
+def token_revoke(*, user: AbstractBaseUser, token_id: int) -> None:
+    """Delete one of the user's own tokens; anyone else's is not found."""
+    deleted, _ = ApiToken.objects.filter(pk=token_id, user=user).delete()
+    if not deleted:
+        raise ServiceError("No such token.", field="token", status=404)

@@ -61,6 +61,13 @@ def experiment(team_and_user):
 
 
 @pytest.fixture
+def upload_dir(settings, tmp_path):
+    """Uploaded CSVs go to a per-test folder (the engine reads UPLOAD_DIR/<id>.csv)."""
+    settings.UPLOAD_DIR = tmp_path / "uploads"
+    return settings.UPLOAD_DIR
+
+
+@pytest.fixture
 def alice_client(client, alice):
     client.force_login(alice)
     return client

@@ -5,6 +5,7 @@ A bad value fails loudly at start-up rather than half-working.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "experiments",
     "workers",
     "webapp",
@@ -75,8 +77,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Deny by default: every page needs a login unless marked otherwise; the API answers 401 itself.
+    "webapp.middleware.LoginRequiredExceptApiMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -92,6 +97,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.context_processors.teams",
             ],
         },
     },
@@ -119,6 +125,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked out for the cool-off time. Username+IP rather than username
+# alone, so that a stranger cannot lock a colleague out of their own account from elsewhere.
+AXES_ENABLED = env_bool("LOSSLAB_AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOSSLAB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOSSLAB_LOGIN_COOLOFF_MIN", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -138,14 +159,30 @@ STATICFILES_DIRS = [
 ]
 WHITENOISE_USE_FINDERS = True
 
-UPLOAD_DIR = VAR_DIR / "uploads"
+# Uploaded CSVs live outside the web root and are served only through a team-checked view.
+UPLOAD_DIR = Path(os.environ.get("LOSSLAB_UPLOAD_DIR", VAR_DIR / "uploads"))
+UPLOAD_MAX_BYTES = env_int("LOSSLAB_UPLOAD_MAX_MB", 20) * 1024 * 1024
+# Django keeps uploads up to this size in memory, larger ones in a temp file; either way we read at most the limit.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Per-user launch limits (429 on the API, a form error on the page); a sweep counts each run.
+RUNS_PER_MINUTE = env_int("LOSSLAB_RUNS_PER_MINUTE", 120)
+MAX_QUEUED_PER_USER = env_int("LOSSLAB_MAX_QUEUED_PER_USER", 500)
 CHECKPOINT_DIR = Path(os.environ.get("LOSSLAB_CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
 
 # --- Celery: long GPU runs, one per worker process. See docs in workers/tasks.py.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 LONGEST_RUN_S = env_int("LOSSLAB_LONGEST_RUN_S", 24 * 3600)
 CELERY_BROKER_URL = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("LOSSLAB_VISIBILITY_TIMEOUT", 2 * LONGEST_RUN_S)}
+VISIBILITY_TIMEOUT = env_int("LOSSLAB_VISIBILITY_TIMEOUT", 2 * LONGEST_RUN_S)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # An un-acked ticket comes back after this long; the claim makes that harmless, this makes it rare.
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    # kombu sweeps for such tickets every interval x throttle seconds (100 s by default); keep the
+    # sweep well inside a short visibility timeout (tests, drills) without scanning Redis needlessly.
+    "unacked_restore_interval": max(1, min(10, VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1 if VISIBILITY_TIMEOUT < 1000 else 10,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -153,7 +190,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # bounded by the DB's attempt cap
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Off: a Redis restart must not interrupt hours of training. The DB, not the message, owns the run;
+# the un-acked ticket is only a wake-up, and a redelivered copy claims nothing.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 RECONCILE_S = env_float("LOSSLAB_RECONCILE_S", 5.0)  # how often the scheduler reaps and re-sends
@@ -163,6 +202,14 @@ LEASE_S = env_float("LOSSLAB_LEASE_S", 30.0)  # a run whose worker has not beate
 HEARTBEAT_S = env_float("LOSSLAB_HEARTBEAT_S", 1.0)  # also the cancel-poll interval
 MAX_ATTEMPTS = env_int("LOSSLAB_MAX_ATTEMPTS", 3)
 METRIC_FLUSH_S = env_float("LOSSLAB_METRIC_FLUSH_S", 2.0)
+WORKER_HEARTBEAT_S = env_float("LOSSLAB_WORKER_HEARTBEAT_S", 5.0)  # the Worker row: device, memory, liveness
+WORKER_STALE_S = env_float("LOSSLAB_WORKER_STALE_S", 30.0)  # no heartbeat for this long: shown offline
+
+# --- Fault injection (tests and drills; off by default). A run whose batch_size is at least
+# LOSSLAB_FAULT_OOM_MIN_BATCH raises CUDA's out-of-memory error at step LOSSLAB_FAULT_OOM_AT_STEP.
+FAULT_OOM_AT_STEP = env_int("LOSSLAB_FAULT_OOM_AT_STEP", -1)
+FAULT_OOM_AT_STEP = None if FAULT_OOM_AT_STEP < 0 else FAULT_OOM_AT_STEP
+FAULT_OOM_MIN_BATCH = env_int("LOSSLAB_FAULT_OOM_MIN_BATCH", 0)
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,20 @@
-"""Run one claimed run on this worker: DB reporter, heartbeat thread, engine call, final status."""
+"""Run one claimed run on this worker: DB reporter, heartbeat thread, engine call, final status.
+
+How a run can stop early, and what becomes of it:
+- cancel (page or admin) -> `cancelled`, curves kept;
+- SIGTERM to the worker (warm shutdown, `docker stop`) -> handed back `queued`,
+  resumed from its last checkpoint by the next free worker;
+- lease lost (reaped while this worker was cut off) -> nothing written, the
+  attempt that owns the run now carries on;
+- out of memory -> `failed` with what to change, never retried.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import signal
 import threading
 import time
 import traceback
@@ -16,6 +27,31 @@ from experiments.run_diagnosis import diagnose_history
 from workers.training.config import RunConfig
 
 log = logging.getLogger(__name__)
+
+# Set by SIGTERM in the pool process: the run stops at the next batch and is handed back.
+SHUTDOWN = threading.Event()
+
+
+@contextlib.contextmanager
+def shutdown_signal():
+    """While a run trains, SIGTERM means "stop at the next batch and hand the run back", not "die".
+
+    Installed per run because billiard installs its own SIGTERM handler
+    (exit at once) after the pool process is initialised; it is put back after.
+    """
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: SHUTDOWN.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def warm_up() -> None:
+    """Pay torch's one-off costs (its first optimizer imports torch._dynamo: seconds) before the first run."""
+    import torch
+
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+
 
 class DbReporter:
     """Buffers metric points and writes them in batches, fenced by the run's attempt."""
@@ -30,9 +66,12 @@ class DbReporter:
         self.epoch = 0
         self.step = 0
         self.history: dict[int, dict[str, float]] = {}  # epoch -> epoch-level metrics
+        self.fault_oom_at: int | None = None  # fault injection, see inject_faults()
 
     # --- Reporter protocol
     def log_metrics(self, step: int, metrics: dict[str, float], *, epoch: int | None = None) -> None:
+        if self.fault_oom_at is not None and step >= self.fault_oom_at:
+            raise simulated_oom(step)
         now = time.time()
         self.buffer.extend((step, key, float(value), now) for key, value in metrics.items())
         self.step = step
@@ -44,7 +83,7 @@ class DbReporter:
             self.flush()
 
     def should_stop(self) -> bool:
-        return self.stop_event.is_set()
+        return self.stop_event.is_set() or SHUTDOWN.is_set()
 
     def on_checkpoint(self, *, epoch: int, step: int) -> None:
         self.flush()
@@ -52,7 +91,7 @@ class DbReporter:
 
     def on_resume(self, *, epoch: int, step: int) -> None:
         self.buffer = [p for p in self.buffer if p[0] <= step]
-        queue.run_resume_from(run_id=self.run_id, attempt=self.attempt, step=step)
+        queue.run_resume_from(run_id=self.run_id, attempt=self.attempt, step=step, epoch=epoch)
         self.history = _epoch_history(self.run_id, upto_step=step)
         self.epoch, self.step = epoch, step
 
@@ -130,34 +169,75 @@ class Heartbeat(threading.Thread):
                 log.warning("heartbeat for run %s failed", r.run_id, exc_info=True)
 
 
+def simulated_oom(step: int) -> BaseException:
+    import torch
+
+    return torch.OutOfMemoryError(
+        f"CUDA out of memory. Tried to allocate 2.00 GiB (simulated at step {step} by LOSSLAB_FAULT_OOM_AT_STEP)"
+    )
+
+
+def inject_faults(reporter: DbReporter, config: RunConfig) -> None:
+    """Fault injection for tests and drills, off unless set (see settings: LOSSLAB_FAULT_OOM_*).
+
+    The reporter raises the error CUDA raises, from inside the training loop,
+    so the engine and this module handle it exactly as a real out-of-memory.
+    """
+    at = settings.FAULT_OOM_AT_STEP
+    if at is not None and config.batch_size >= settings.FAULT_OOM_MIN_BATCH:
+        reporter.fault_oom_at = at
+
+
 def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
-    from workers.training.engine import train
-
     run = Run.objects.get(pk=run_id)
     config = RunConfig.model_validate(run.config)
     reporter = DbReporter(run_id, attempt, config.task)
+    inject_faults(reporter, config)
+    checkpoint_dir = settings.CHECKPOINT_DIR / str(run_id)
     beat = Heartbeat(reporter)
     beat.start()
     try:
-        result = train(
-            config, reporter,
-            checkpoint_dir=settings.CHECKPOINT_DIR / str(run_id),
-            data_dir=settings.UPLOAD_DIR,
-        )
+        with shutdown_signal():
+            result = _train(reporter, config, checkpoint_dir)
     except queue.LeaseLost:
         log.warning("run %s attempt %s lost its lease; stopping", run_id, attempt)
         return
     except Exception as exc:  # the worker survives any training error and takes the next run
-        _finish_failed(reporter, exc)
+        _finish_failed(reporter, exc, config)
         return
     finally:
         beat.done.set()
+        release_device()
+    result.model = None
     _finish(reporter, result)
+
+
+def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
+    from workers.training import checkpoint
+    from workers.training.engine import train
+
+    if not (checkpoint_dir / checkpoint.FILENAME).exists():
+        # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
+        queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
+    return train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR)
+
+
+def release_device() -> None:
+    """Give cached GPU memory back, so that the next run on this GPU starts with all of it."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def _finish(reporter: DbReporter, result) -> None:
     if reporter.lease_lost:
+        return
+    if result.status == "stopped" and not reporter.cancelled:
+        # Warm shutdown: the checkpoint of the last finished epoch is where the next worker resumes.
+        log.info("shutting down: handing run %s back to the queue", reporter.run_id)
+        queue.run_requeue_warm(run_id=reporter.run_id, attempt=reporter.attempt)
         return
     status = {
         "completed": Run.Status.SUCCEEDED,
@@ -182,18 +262,24 @@ def _finish(reporter: DbReporter, result) -> None:
         _compact(reporter.run_id)
 
 
-def oom_message(exc: BaseException) -> str | None:
-    text = str(exc)
-    if "out of memory" not in text.lower() and type(exc).__name__ != "OutOfMemoryError":
+def oom_message(exc: BaseException, config: RunConfig) -> str | None:
+    """The actionable message for an out-of-memory error (None for any other error)."""
+    import torch
+
+    from workers.training.engine import OutOfMemory
+
+    if not isinstance(exc, (OutOfMemory, torch.OutOfMemoryError)) and "out of memory" not in str(exc).lower():
         return None
+    device = exc.__cause__ or exc
     return (
-        "Out of memory. Lower batch_size (e.g. halve it), use a narrower model (model.hidden), "
-        "or choose precision bf16 on a GPU. Not retried: the same config would run out again."
+        f"Out of memory with batch_size={config.batch_size} and model.hidden={config.model.hidden}. "
+        "Halve batch_size, use a narrower model (model.hidden), or choose precision bf16 on a GPU. "
+        f"Not retried: the same config would run out again. (Device: {str(device)[:300]})"
     )
 
 
-def _finish_failed(reporter: DbReporter, exc: Exception) -> None:
-    message = oom_message(exc) or f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"
+def _finish_failed(reporter: DbReporter, exc: Exception, config: RunConfig) -> None:
+    message = oom_message(exc, config) or f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc(limit=8)}"
     try:
         reporter.flush()
     except Exception:
@@ -234,7 +320,7 @@ def start_worker_heartbeat(name: str) -> None:
                 queue.worker_heartbeat(name=name, **info, **device_usage())
             except Exception:
                 log.warning("worker heartbeat failed", exc_info=True)
-            time.sleep(5)
+            time.sleep(settings.WORKER_HEARTBEAT_S)
 
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
 

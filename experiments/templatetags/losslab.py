@@ -32,3 +32,27 @@ def verdict_label(verdict: str) -> str:
 @register.filter
 def get_item(mapping, key):
     return (mapping or {}).get(key)
+
+
+def rough_duration(seconds: float) -> str:
+    """A queue estimate is rough: say so ("~4 min"), never "3m 52s"."""
+    if seconds < 60:
+        return "under a minute"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"~{minutes} min"
+    return f"~{minutes // 60} h {minutes % 60} min"
+
+
+@register.simple_tag
+def queue_place(run) -> str:
+    """ "#3 in queue · starts in ~4 min" for a queued run; empty otherwise. Mirrored by queuePlace() in JS."""
+    position = getattr(run, "queue_position", None)
+    if not position:
+        return ""
+    starts = getattr(run, "starts_in", None)
+    if starts is None:
+        return f"#{position} in queue"
+    if starts < 1:
+        return f"#{position} in queue · starting"
+    return f"#{position} in queue · starts in {rough_duration(starts)}"

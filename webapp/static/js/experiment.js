@@ -13,7 +13,7 @@
     const f = (name) => row.querySelector('[data-field="' + name + '"]');
     f("status").textContent = run.status;
     f("status").className = "status status-" + run.status;
-    const q = f("queue"); if (q) q.textContent = run.queue_position ? "#" + run.queue_position + " in queue" : "";
+    const q = f("queue"); if (q) q.textContent = window.LossLab.queuePlace(run);
     f("progress").value = run.progress;
     f("epochs").textContent = run.epoch + "/" + run.epochs;
     const best = (run.summary || {}).best || {};

@@ -102,7 +102,7 @@
     status.className = "status status-" + run.status;
     field("progress").value = run.progress;
     field("epochs").textContent = "epoch " + run.epoch + " of " + run.epochs;
-    field("queue").textContent = run.queue_position ? "#" + run.queue_position + " in queue" : "";
+    field("queue").textContent = window.LossLab.queuePlace(run);
     const started = run.started_at ? new Date(run.started_at) : null;
     const end = run.finished_at ? new Date(run.finished_at) : new Date();
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
@@ -127,10 +127,11 @@
   async function poll() {
     try {
       const run = await (await fetch(runUrl, {credentials: "same-origin"})).json();
-      showRun(run);
       const m = await (await fetch(metricsUrl + "?since_step=" + lastStep, {credentials: "same-origin"})).json();
       merge(m.series);
       if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
+      // Status after the curves: a run never shows "succeeded" while its last epoch is still undrawn.
+      showRun(run);
       draw();
     } catch (e) { console.warn("poll failed", e); }
     if (!finished) setTimeout(poll, 1000);
