@@ -109,11 +109,13 @@ def run_mlflow_side(tmp: pathlib.Path, quick: bool) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_mlflow_compare(tmp: pathlib.Path, ours: dict) -> dict | None:
+def run_mlflow_compare(tmp: pathlib.Path, ours: dict, quick: bool) -> dict | None:
+    """MLflow's side of bench_compare.py. Few repeats: one sampled read of 2 million rows takes MLflow
+    tens of seconds here, so one or two samples already say what matters (an order of magnitude)."""
     if not MLFLOW_PY.exists():
         return None
     cmd = [str(MLFLOW_PY), str(BENCH / "bench_compare_mlflow.py"), "--runs", str(ours["runs"]), "--steps",
-           str(ours["steps"]), "--repeats", "5", "--dir", str(tmp / "mlflow-compare")]
+           str(ours["steps"]), "--repeats", "1" if quick else "2", "--dir", str(tmp / "mlflow-compare")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         say("MLflow compare side failed:\n" + done.stderr[-3000:])
@@ -179,7 +181,7 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
     if "compare" in sections and figures.get("sqlite", {}).get("compare"):
         if not args.no_mlflow:
             say("MLflow serving the same histories (bench_compare_mlflow.py)")
-            figures["mlflow_compare"] = run_mlflow_compare(tmp, figures["sqlite"]["compare"])
+            figures["mlflow_compare"] = run_mlflow_compare(tmp, figures["sqlite"]["compare"], args.quick)
         for label, _ in backends():
             rows += report.compare_rows(figures[label].get("compare"), figures.get("mlflow_compare"), label)
     if "queue" in sections:

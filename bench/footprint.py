@@ -97,6 +97,7 @@ def measure(idle_s: float, timeout_s: float = 60) -> dict:
     def read() -> None:
         for line in proc.stdout:
             log.append(line)
+            log[-1] = f"{time.perf_counter() - t0:6.2f} {line}"
             if "ready." in line and "worker" not in marks:
                 marks["worker"] = time.perf_counter() - t0
 
@@ -121,7 +122,7 @@ def measure(idle_s: float, timeout_s: float = 60) -> dict:
     return {"web_ready_s": marks.get("web"), "worker_ready_s": marks.get("worker"),
             "ready_s": max(marks.values()) if len(marks) == 2 else None,
             "rss_mb": sum(by_role.values()), "rss_by_role_mb": by_role, "processes": len(mem),
-            "log_tail": "".join(log[-15:]) if len(marks) < 2 else ""}
+            "log": "".join(log[-40:])}
 
 
 def main() -> None:

@@ -202,6 +202,9 @@ LEASE_S = env_float("LOSSLAB_LEASE_S", 30.0)  # a run whose worker has not beate
 HEARTBEAT_S = env_float("LOSSLAB_HEARTBEAT_S", 1.0)  # also the cancel-poll interval
 MAX_ATTEMPTS = env_int("LOSSLAB_MAX_ATTEMPTS", 3)
 METRIC_FLUSH_S = env_float("LOSSLAB_METRIC_FLUSH_S", 2.0)
+# Import torch in each pool process at start, so a worker's first run starts training at once. It costs
+# about 280 MB per idle pool process; `make run` (runlocal) turns it off to stay small on a laptop.
+WORKER_WARM_UP = env_bool("LOSSLAB_WORKER_WARM_UP", True)
 WORKER_HEARTBEAT_S = env_float("LOSSLAB_WORKER_HEARTBEAT_S", 5.0)  # the Worker row: device, memory, liveness
 WORKER_STALE_S = env_float("LOSSLAB_WORKER_STALE_S", 30.0)  # no heartbeat for this long: shown offline
 

@@ -36,7 +36,10 @@ def _init_pool_process(**_):
     from workers.runner import start_worker_heartbeat, warm_up
 
     start_worker_heartbeat(worker_name())
-    warm_up()  # not in a thread: two threads importing torch's lazy modules at once can deadlock
+    from django.conf import settings
+
+    if settings.WORKER_WARM_UP:
+        warm_up()  # not in a thread: two threads importing torch's lazy modules at once can deadlock
 
 
 @worker_ready.connect
