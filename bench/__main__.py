@@ -123,6 +123,16 @@ def run_mlflow_compare(tmp: pathlib.Path, ours: dict, quick: bool) -> dict | Non
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_queue(quick: bool) -> dict:
+    sizes = ["--latency-runs", "3", "--turnover-runs", "4"] if quick else ["--latency-runs", "15", "--turnover-runs", "40"]
+    done = subprocess.run([sys.executable, str(BENCH / "bench_queue.py"), "--json", *sizes],
+                          capture_output=True, text=True, cwd=ROOT)
+    if done.returncode:
+        say("queue bench failed:\n" + (done.stdout + done.stderr)[-3000:])
+        return {}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_footprint() -> dict:
     done = subprocess.run([sys.executable, str(BENCH / "footprint.py")], capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
@@ -185,8 +195,9 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
         for label, _ in backends():
             rows += report.compare_rows(figures[label].get("compare"), figures.get("mlflow_compare"), label)
     if "queue" in sections:
-        rows.append(report.pending("queue", "submit → running, idle worker; runs/minute",
-                                   "bench/bench_queue.py not on this branch yet", "≤ 1 s median"))
+        say("queue: bench_queue.py (a real worker on an embedded Redis)")
+        figures["queue"] = run_queue(args.quick)
+        rows += report.queue_rows(figures["queue"])
     if "browser" in sections and figures.get("sqlite", {}).get("listing"):
         say("browser: pages in Chromium")
         figures["browser"] = run_browser(tmp, figures["sqlite"]["listing"], figures["sqlite"].get("compare"), args.quick)
@@ -196,6 +207,18 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
         figures["footprint"] = run_footprint()
         rows += report.footprint_rows(figures["footprint"])
     return rows
+
+
+NOTES = "<!-- Everything below this line is kept when `make bench` rewrites the table above. -->"
+
+
+def write_markdown(path: pathlib.Path, header: str, table: str) -> None:
+    """Replace the table at the top of `path`, keeping the hand-written notes under NOTES."""
+    notes = ""
+    if path.exists() and NOTES in path.read_text():
+        notes = path.read_text().split(NOTES, 1)[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# Benchmarks (`make bench`)\n\n{header}\n\n{table}\n\n{NOTES}{notes}")
 
 
 def main() -> None:
@@ -218,7 +241,7 @@ def main() -> None:
               f"load average {load_before} before / {load()} after{' (--quick: tiny sizes)' if args.quick else ''}")
     print("\n" + header + "\n\n" + report.format_table(rows))
     if args.markdown:
-        pathlib.Path(args.markdown).write_text(f"{header}\n\n{report.format_table(rows, markdown=True)}\n")
+        write_markdown(pathlib.Path(args.markdown), header, report.format_table(rows, markdown=True))
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"header": header, "figures": figures}, indent=1, default=str))
 

@@ -10,6 +10,7 @@ commit -> Redis -> worker -> claim in the DB. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -89,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-runs", type=int, default=15)
     parser.add_argument("--turnover-runs", type=int, default=40)
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line (make bench)")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     from django.contrib.auth.models import User
@@ -108,6 +110,9 @@ def main() -> None:
         print(f"turnover, {args.turnover_runs} instant runs (1 epoch, iris) on 1 worker: {per_min:.0f} runs/min "
               f"({60 / per_min:.2f} s per run, training included)")
         print(f"load average during the bench: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        if args.json:
+            print(json.dumps({"latency_s": lat, "median_s": statistics.median(lat), "runs_per_min": per_min,
+                              "turnover_runs": args.turnover_runs, "load": os.getloadavg()[0]}))
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)

@@ -110,6 +110,18 @@ def listing_rows(db: dict, backend: str) -> list[Row]:
     return rows
 
 
+def queue_rows(q: dict) -> list[Row]:
+    if not q:
+        return [Row("queue", "submit → running; runs/minute", "failed (see the log above)")]
+    lat = sorted(q["latency_s"])
+    return [
+        Row("queue", f"submit → running with an idle worker, {len(lat)} runs (median; max)",
+            f"{1000 * q['median_s']:.0f} ms; {1000 * lat[-1]:.0f} ms", "", "", "≤ 1 s median", q["median_s"] <= 1),
+        Row("queue", f"turnover: {q['turnover_runs']} instant runs (iris, 1 epoch) on one worker",
+            f"{q['runs_per_min']:.0f} runs/min ({60 / q['runs_per_min']:.2f} s per run, training included)"),
+    ]
+
+
 def footprint_rows(fp: dict | None) -> list[Row]:
     if not fp:
         return []

@@ -19,15 +19,16 @@ def test_quick_bench_prints_the_table(tmp_path):
     out = tmp_path / "bench.md"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--no-mlflow", "--threads", "1",
-         "--sections", "training,logging,ingestion,listing,compare,queue", "--markdown", str(out)],
+         "--sections", "training,logging,ingestion,listing,compare", "--markdown", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     table = done.stdout
     assert "LossLab benchmark" in table and "load average" in table
-    for area in ("training", "logging", "ingestion", "listing", "compare", "queue"):
+    for area in ("training", "logging", "ingestion", "listing", "compare"):
         assert f"\n{area} " in table, f"no {area} row in:\n{table}"
     assert "engine with full tracking vs bare loop" in table
     assert "run_record_metrics" in table and "MLflow venv absent" in table
     assert "experiment page, 120 runs (vs 10)" in table and "queries constant" in table
+    assert "GET /api/experiments/{id}/compare" in table and "leaderboard page" in table
     assert out.read_text().count("\n| ") >= 10  # the markdown copy has the same rows
