@@ -11,6 +11,16 @@
   const DASH = ["solid", "dash", "dot", "dashdot", "longdash"];
   const X_TITLE = {step: "step", epoch: "epoch", time: "wall time (s)"};
   let data = null;
+  // This script runs before plotly.min.js (see compare.html): the series download while the browser
+  // parses Plotly's 4.8 MB, and the curves are drawn once both are there.
+  const plotlyReady = new Promise((resolve) => {
+    if (window.Plotly) resolve(); else window.addEventListener("load", resolve, {once: true});
+  });
+  // Points per curve: 500 for a few runs, fewer for many, about 50,000 in all: what a chart can show,
+  // and what SVG draws in about a second (beyond that compare.js falls back to WebGL).
+  const POINT_BUDGET = 50000;
+  const perCurve = () => Math.max(100, Math.min(500, Math.floor(POINT_BUDGET / Math.max(1,
+    root.dataset.runs.split(",").length * opts.keys.length || 2))));
 
   const $ = (id) => document.getElementById(id);
 
@@ -103,6 +113,22 @@
     }], {margin: {t: 50, r: 60, b: 30, l: 60}, height: 360, paper_bgcolor: "rgba(0,0,0,0)"}, {responsive: true});
   }
 
+  // The parallel-coordinates plot sits below the fold: drawn when it scrolls into view, not at load.
+  let pcMounted = false;
+  let pcObserver = null;
+  function mountParcoords() {
+    if (pcMounted) { drawParcoords(); return; }
+    if (!("IntersectionObserver" in window)) { pcMounted = true; drawParcoords(); return; }
+    if (pcObserver) return;
+    pcObserver = new IntersectionObserver((entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      pcObserver.disconnect();
+      pcMounted = true;
+      drawParcoords();
+    }, {rootMargin: "200px"});
+    pcObserver.observe($("chart-parcoords"));
+  }
+
   function keyChoices() {
     const box = $("key-choices");
     const keys = [...new Set([...data.available_keys.filter((k) => k !== "epoch"), ...data.keys])].sort();
@@ -130,15 +156,17 @@
   }
 
   async function load() {
-    const q = new URLSearchParams({runs: root.dataset.runs, keys: opts.keys.join(","), x: opts.x, max_points: 500});
+    const q = new URLSearchParams({runs: root.dataset.runs, keys: opts.keys.join(","), x: opts.x,
+                                   max_points: perCurve()});
     const t0 = performance.now();
     const resp = await fetch(root.dataset.api + "?" + q.toString(), {credentials: "same-origin"});
     const body = await resp.json();
     if (!resp.ok) { $("compare-meta").textContent = body.detail || "Could not load the series."; return; }
     data = body;
+    await plotlyReady;
     keyChoices();
     drawCurves();
-    drawParcoords();
+    mountParcoords();
     const points = Object.values(data.series).reduce((n, byKey) => n + Object.values(byKey).reduce((m, s) => m + s.x.length, 0), 0);
     $("compare-meta").textContent = data.runs.length + " runs · " + points + " points drawn (min/max per bucket, at most " +
       data.max_points + " per curve) · loaded in " + Math.round(performance.now() - t0) + " ms";
@@ -159,6 +187,6 @@
     if (!chosen.length) return;
     opts.keys = chosen; load();
   });
-  $("pc-metric").addEventListener("change", drawParcoords);
+  $("pc-metric").addEventListener("change", () => { if (pcMounted) drawParcoords(); });
   load();
 })();
