@@ -3,8 +3,9 @@
 Two experiments of the same shape, a small one and a big one (10,000 runs in
 the full benchmark): a page's query count must be the same for both, i.e. not
 grow with the number of runs shown. Runs carry what real ones do: a full
-config, a summary of best/final metrics, a verdict; a tenth are queued, as in
-the middle of a sweep, so queue positions have something to compute.
+config, a summary of best/final metrics, a verdict; they form a sweep of
+configurations × 5 seeds; a tenth are queued, as in the middle of a sweep, so
+queue positions have something to compute.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def make_experiment(user, name: str, n_runs: int):
     now = timezone.now()
     runs = []
     for i in range(n_runs):
+        g = i // 5  # a sweep: configurations of 5 seeds each (2,000 of them in 10,000 runs)
         cfg = RunConfig.model_validate({
-            "seed": i % 5, "optimizer": {"name": rng.choice(["adam", "sgd", "adamw"]), "lr": rng.choice([1e-3, 3e-3, 1e-2])},
-            "loss": {"name": rng.choice(["cross_entropy", "focal"])},
+            "seed": i % 5, "batch_size": [16, 32, 64, 128, 256, 512, 1024][g // 300 % 7],
+            "optimizer": {"name": ["adam", "sgd", "adamw"][g // 50 % 3], "lr": round(1e-4 * (1 + g % 50), 6)},
+            "loss": {"name": ["cross_entropy", "focal"][g // 150 % 2]},
         })
         status = rng.choice(STATUSES)
         best = {"val_loss": rng.random(), "val_accuracy": rng.random(), "train_loss": rng.random()}

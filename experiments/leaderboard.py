@@ -95,7 +95,8 @@ def default_metric(configs: dict[str, dict]) -> str:
 
 
 def leaderboard_get(
-    *, experiment: Experiment, metric: str | None = None, baseline: str | None = None, n_resamples: int = 2000
+    *, experiment: Experiment, metric: str | None = None, baseline: str | None = None, n_resamples: int = 2000,
+    with_effects: bool = True,
 ) -> dict[str, Any]:
     """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap CI), with sweep effects."""
     counts, configs = _groups_info(experiment)
@@ -122,7 +123,7 @@ def leaderboard_get(
         "unscored_groups": [
             {"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in counts if g not in scores
         ],
-        "effects": _effects(scores, factors),
+        "effects": _effects(scores, factors) if with_effects else {},  # the experiment page's top rows skip them
     }
 
 

@@ -170,21 +170,25 @@ def effects(rows: list[tuple[dict[str, object], float]], *, confidence: float = 
     when there is one cell), ``n`` runs and ``n_cells``. Values are sorted by
     mean, ascending. Non-finite metrics are skipped.
     """
-    rows = [(cfg, float(m)) for cfg, m in rows if m is not None and math.isfinite(m)]
-    keys = sorted({k for cfg, _ in rows for k in cfg})
-    factors = [k for k in keys if k != seed_key and len({_hashable(cfg.get(k)) for cfg, _ in rows}) > 1]
-    return {f: _factor_effect(rows, f, [k for k in factors if k != f], confidence) for f in factors}
+    # Runs of one configuration share its factors: hash each distinct config once, then work per config
+    # (a 10,000-run sweep has ~2,000 of them) instead of per run.
+    by_config: dict[tuple, list[float]] = {}
+    keys = sorted({k for cfg, m in rows for k in cfg})
+    for cfg, m in rows:
+        if m is not None and math.isfinite(m):
+            by_config.setdefault(tuple(_hashable(cfg.get(k)) for k in keys), []).append(float(m))
+    factors = [i for i, k in enumerate(keys) if k != seed_key and len({c[i] for c in by_config}) > 1]
+    return {keys[i]: _factor_effect(by_config, i, [j for j in factors if j != i], confidence) for i in factors}
 
 
-def _factor_effect(rows, factor: str, others: list[str], confidence: float) -> list[dict]:
+def _factor_effect(by_config: dict[tuple, list[float]], factor: int, others: list[int], confidence: float) -> list[dict]:
     cells: dict[object, dict[tuple, list[float]]] = {}
-    for cfg, metric in rows:
-        value = _hashable(cfg.get(factor))
-        cell = tuple(_hashable(cfg.get(k)) for k in others)
-        cells.setdefault(value, {}).setdefault(cell, []).append(metric)
+    for config, metrics in by_config.items():
+        cell = tuple(config[k] for k in others)
+        cells.setdefault(config[factor], {}).setdefault(cell, []).extend(metrics)
     out = []
     for value, by_cell in cells.items():
-        cell_means = np.array([np.mean(v) for v in by_cell.values()])
+        cell_means = np.array([sum(v) / len(v) for v in by_cell.values()])  # np.mean per tiny list: 10x slower
         low, high = _t_interval(cell_means, confidence)
         out.append({"value": value, "mean": float(cell_means.mean()), "ci_low": low, "ci_high": high,
                     "n": sum(len(v) for v in by_cell.values()), "n_cells": len(cell_means)})

@@ -50,7 +50,7 @@ def experiment_detail(request, experiment_id: int):
     for run in runs:
         run.queue_position, run.starts_in = positions.get(run.pk), starts.get(run.pk)
     # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
-    board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000)
+    board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000, with_effects=False)
     context = {"experiment": experiment, "runs": runs, "page": page, "board": board}
     return render(request, "experiments/experiment_detail.html", context)
 
