@@ -98,6 +98,7 @@ def bench_engine(exp, quick: bool) -> dict:
     from workers.training import engine
     from workers.training.config import RunConfig
     from workers.training.data import load_dataset
+    from workers.training.reporter import NullReporter
 
     tiny = {"dataset": {"name": "iris"}, "model": {"hidden": [16]}, "epochs": 1} if quick else {"epochs": 10}
     config = RunConfig.model_validate({"seed": 0, "device": "cpu", **tiny})
@@ -107,8 +108,11 @@ def bench_engine(exp, quick: bool) -> dict:
     modes = {
         "bare": lambda: bench_training.run_bare(config, data, False),
         "engine_db": lambda: engine.train(config, DbReporter(run.pk, 1, "classification")),
+        "engine_memory": lambda: engine.train(config, NullReporter()),  # the same engine, points kept in memory
     }
-    return _interleave(modes, 2 if quick else 5)
+    out = _interleave(modes, 2 if quick else 5)
+    out["dataset"] = f"{config.dataset.name}, bs {config.batch_size}, {config.epochs} epochs"
+    return out
 
 
 def _interleave(modes: dict, repeats: int) -> dict:
