@@ -27,6 +27,9 @@ def setup(url: str) -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("axes").setLevel(logging.WARNING)  # one INFO line per test-client login otherwise
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
