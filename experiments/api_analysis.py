@@ -18,7 +18,10 @@ MAX_EPOCHS_DIAGNOSED = 100_000
 
 
 class CompareQuery(Schema):
-    runs: str = Field(..., min_length=1, max_length=5000, description="Comma-separated run ids of this experiment.")
+    runs: Optional[str] = Field(
+        None, max_length=5000,
+        description=f"Comma-separated run ids of this experiment; default: its {comparison.DEFAULT_RUNS} newest runs.",
+    )
     keys: Optional[str] = Field(
         None, max_length=2000,
         description="Comma-separated metric keys; default train_loss,val_loss, or the shared metric when losses differ.",
@@ -39,7 +42,8 @@ def compare(request, experiment_id: int, q: Query[CompareQuery]):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     keys = [k.strip() for k in q.keys.split(",") if k.strip()] if q.keys else None
     data = comparison.comparison_get(
-        experiment=experiment, run_ids=comparison.parse_run_ids(q.runs), keys=keys, x=q.x, max_points=q.max_points
+        experiment=experiment, run_ids=comparison.parse_run_ids(q.runs) or comparison.newest_run_ids(experiment),
+        keys=keys, x=q.x, max_points=q.max_points,
     )
     # Encoded here with orjson: 100 curves of 500 points are most of the payload and of the time.
     return HttpResponse(comparison.encode(data), content_type="application/json")

@@ -24,11 +24,16 @@ X_AXES = ("step", "epoch", "time")
 DEFAULT_MAX_POINTS = 500
 MAX_POINTS = 5000
 MAX_RUNS = 200
+DEFAULT_RUNS = 20  # compared when the caller names none
 # Metrics every run records whatever its training loss: they put different losses on one scale.
 SHARED_METRICS = {"classification": ["val_accuracy", "val_nll"], "regression": ["val_rmse", "val_r2", "val_mae"]}
 HIGHER_IS_BETTER = {"val_accuracy", "train_accuracy", "val_r2"}
 SUMMARY_KEYS = ("val_loss", "train_loss", "val_accuracy", "val_nll", "val_rmse", "val_r2", "val_mae")
 MISSING = "—"
+
+
+def newest_run_ids(experiment) -> list[int]:
+    return list(experiment.runs.order_by("-created").values_list("pk", flat=True)[:DEFAULT_RUNS])
 
 
 def parse_run_ids(raw: str | Iterable[str] | None) -> list[int]:

@@ -333,21 +333,29 @@ def _explosion_epoch(f: dict) -> int:
     return min(peak, last_below) + 1 if last_below < len(train) else peak + 1
 
 
+def _fmt(value, spec: str, unknown: str = "?") -> str:
+    return unknown if value is None else format(value, spec)
+
+
 def _reason(verdict: str, ev: dict) -> str:
-    """One plain sentence for the run page."""
-    rel = ev["relative_to_baseline"]
-    return {
-        "diverged": f"the loss blew up (from epoch {ev['diverged_epoch']}) and did not recover",
-        "underfitting": f"the training loss is still {ev['train_relative_to_baseline']:.0%} of the trivial "
-                        "predictor's and has stopped falling" if ev["train_relative_to_baseline"] else
-                        "the training loss has stopped falling well above zero",
-        "overfitting": f"the validation loss is {ev['smoothed_generalization_loss']:.0f} % above its best "
-                       f"(epoch {ev['best_epoch']}) while the training loss kept falling",
-        "unstable": "the validation loss zig-zags from epoch to epoch instead of settling",
-        "still_improving": f"the validation loss is still falling ({ev['val_improvement_per_epoch']:.1f} % per epoch)",
-        "good_fit": f"converged at {rel:.0%} of the trivial predictor's loss with a small train-val gap"
-                    if rel is not None else "converged with a small train-val gap",
-    }[verdict]
+    """One plain sentence for the run page. Only the verdict's own sentence is built: evidence may be missing."""
+    rel, train_rel = ev.get("relative_to_baseline"), ev.get("train_relative_to_baseline")
+    if verdict == "diverged":
+        return f"the loss blew up (from epoch {_fmt(ev.get('diverged_epoch'), 'd')}) and did not recover"
+    if verdict == "underfitting":
+        if train_rel:
+            return f"the training loss is still {train_rel:.0%} of the trivial predictor's and has stopped falling"
+        return "the training loss has stopped falling well above zero"
+    if verdict == "overfitting":
+        return (f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
+                f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling")
+    if verdict == "unstable":
+        return "the validation loss zig-zags from epoch to epoch instead of settling"
+    if verdict == "still_improving":
+        return f"the validation loss is still falling ({_fmt(ev.get('val_improvement_per_epoch'), '.1f')} % per epoch)"
+    if rel is not None:
+        return f"converged at {rel:.0%} of the trivial predictor's loss with a small train-val gap"
+    return "converged with a small train-val gap"
 
 
 def _suggest(verdict: str, f: dict, finished: bool, grad_health: str | None) -> list[str]:

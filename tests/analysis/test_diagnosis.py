@@ -199,3 +199,9 @@ def test_grad_health_sharpens_the_suggestions():
 def test_diagnosis_is_a_plain_dataclass():
     d = Diagnosis("good_fit", {"epochs": 1}, ["keep it"])
     assert d.as_dict() == {"verdict": "good_fit", "evidence": {"epochs": 1}, "suggestions": ["keep it"]}
+
+
+def test_a_reason_is_written_even_when_evidence_is_missing():
+    # Found by the API fuzz: a curve of two epochs whose second is non-finite.
+    d = diagnose([0.0, None], [0.0, None], task="classification")
+    assert d.verdict == "diverged" and d.evidence["reason"]

@@ -98,7 +98,6 @@ def test_config_diff_hides_identical_fields_and_types_the_rest():
     ({"runs": "1", "x": "minutes"}, "x"),
     ({"runs": "1", "max_points": "2"}, "max_points"),
     ({"runs": "1", "max_points": "lots"}, "max_points"),
-    ({}, "runs"),
 ])
 def test_bad_compare_queries_are_refused_naming_the_field(alice_client, experiment, params, field):
     run = make_run(experiment)
@@ -106,6 +105,13 @@ def test_bad_compare_queries_are_refused_naming_the_field(alice_client, experime
     r = api(alice_client, experiment, **params)
     assert r.status_code == 422, r.content
     assert r.json()["errors"][0]["field"] == field
+
+
+def test_without_runs_it_compares_the_newest_runs(alice_client, experiment):
+    runs = [make_run(experiment) for _ in range(3)]
+    r = api(alice_client, experiment)
+    assert r.status_code == 200, r.content
+    assert sorted(run["id"] for run in r.json()["runs"]) == sorted(run.pk for run in runs)
 
 
 def test_a_run_of_another_experiment_is_refused(alice_client, experiment):

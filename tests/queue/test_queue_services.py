@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from experiments import queue, selectors
-from experiments.models import Experiment, QueueState, Run, Team, Worker
+from experiments.models import Experiment, Membership, QueueState, Run, Team, Worker
 from tests.helpers import tiny_config
 from tests.queue.conftest import launch, reload
 
@@ -55,7 +55,9 @@ def test_a_paused_queue_or_a_draining_worker_starts_nothing(runs):
 
 def test_a_team_at_its_limit_waits_while_other_teams_run(runs, alice):
     team = runs[0].experiment.team
-    other = Experiment.objects.create(team=Team.objects.create(name="Audio"), name="Speech", created_by=alice)
+    audio = Team.objects.create(name="Audio")
+    Membership.objects.create(team=audio, user=alice)
+    other = Experiment.objects.create(team=audio, name="Speech", created_by=alice)
     theirs = launch(other, tiny_config(), name="theirs")
     queue.team_set_run_limit(team=team, limit=1)
     assert claim("w1").name == "r0"

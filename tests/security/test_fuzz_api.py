@@ -49,5 +49,26 @@ def test_experiment_creation_survives_generated_bodies(fuzz_client, team_and_use
     assert sent >= EXPERIMENT_EXAMPLES * 0.9
 
 
+DIAGNOSE_EXAMPLES = 400
+
+
+def test_diagnose_survives_generated_bodies(fuzz_client):
+    valid = {"train_loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.8, None],
+             "task": "classification", "baseline_loss": 2.3}
+    curves = st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32)), max_size=40)
+    bodies = mutated(valid) | json_values | raw_bodies | st.fixed_dictionaries(
+        {"train_loss": curves, "val_loss": curves, "task": st.sampled_from(["classification", "regression", "x"])}
+    )
+    verdicts = []
+
+    def check(body, response):
+        if response.status_code == 200:
+            verdicts.append(response.json()["verdict"])
+
+    sent = fuzz_post(fuzz_client, "/api/diagnose", bodies, examples=DIAGNOSE_EXAMPLES, check=check)
+    assert sent >= DIAGNOSE_EXAMPLES * 0.9
+    assert verdicts, "some generated curves are valid and get a verdict"
+
+
 def test_the_fuzz_sends_at_least_a_thousand_bodies():
-    assert RUN_EXAMPLES + EXPERIMENT_EXAMPLES >= 1000
+    assert RUN_EXAMPLES + DIAGNOSE_EXAMPLES >= 1000

@@ -30,6 +30,7 @@ class World:
     upload: object
     token: object
     secret: str
+    comparison: object
 
 
 def csv_file(content: bytes | str, name: str = "data.csv") -> SimpleUploadedFile:
@@ -58,8 +59,10 @@ def make_world(marker: str, django_user_model) -> World:
     upload = uploads.upload_create(team=team, user=user, file=csv_file(
         f"{marker}_col,x\n" + "\n".join(f"{i % 2},{i}" for i in range(10)), name=f"{marker}-data.csv"))
     token, secret = services.token_create(user=user, name=f"{marker}-token")
+    comparison = services.saved_comparison_create(experiment=experiment, user=user, name=f"{marker}-comparison",
+                                                  run_ids=[run.pk, running.pk])
     return World(marker, user, team, team.memberships.get(user=user), experiment, run, running, queued,
-                 upload, token, secret)
+                 upload, token, secret, comparison)
 
 
 @pytest.fixture

@@ -62,13 +62,15 @@ def fill(pattern: Pattern, world, missing: bool = False) -> str:
                "url": f"experiments/run/{world.run.pk}/change/"}
     else:
         ids = {"experiment_id": world.experiment.pk, "run_id": world.run.pk, "upload_id": world.upload.pk,
-               "token_id": world.token.pk, "membership_id": world.membership.pk}
+               "token_id": world.token.pk, "membership_id": world.membership.pk,
+               "comparison_id": world.comparison.pk, "fmt": "csv"}
     path = pattern.route
     for param in pattern.params:
         if param not in ids:
             pytest.fail(f"{pattern.name} ({pattern.route}): the isolation test does not know how to fill "
                         f"'{param}'; add it to fill() with team A's object of that kind")
-        value = str(MISSING_ID if missing and not pattern.is_admin else ids[param])
+        is_id = param.endswith("_id")
+        value = str(MISSING_ID if missing and is_id and not pattern.is_admin else ids[param])
         path = re.sub(r"<(?:\w+:)?" + param + ">", value, path)
         path = re.sub(r"\(\?P<" + param + r">[^)]*\)", value, path)
     return "/" + path.replace("^", "").replace("$", "")
@@ -88,6 +90,7 @@ def snapshot(world) -> dict:
         "tokens": list(ApiToken.objects.filter(user=world.user).values_list("pk")),
         "uploads": list(Upload.objects.filter(team=world.team).values_list("pk", "original_name")),
         "upload_file": world.upload.path.read_bytes(),
+        "comparisons": list(world.team.comparisons.values_list("pk", "name", "run_ids")),
     }
 
 
