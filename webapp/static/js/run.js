@@ -45,13 +45,14 @@
   function markers(diag) {
     const shapes = [], annotations = [];
     const ev = (diag && diag.evidence) || {};
-    const add = (x, text, color) => {
+    // Labels sit right of their line, the second one higher: near epochs must not print over each other.
+    const add = (x, text, color, y) => {
       if (!x) return;
       shapes.push({type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: {dash: "dot", color}});
-      annotations.push({x, yref: "paper", y: 1.02, text, showarrow: false, font: {color, size: 11}});
+      annotations.push({x, yref: "paper", y, xanchor: "left", text, showarrow: false, font: {color, size: 11}});
     };
-    add(ev.best_epoch, "best epoch " + ev.best_epoch, "#2a7");
-    add(ev.overfit_onset_epoch, "overfitting starts", "#c60");
+    add(ev.best_epoch, "best epoch " + ev.best_epoch, "#2a7", 1.02);
+    add(ev.overfit_onset_epoch, "overfitting starts", "#c60", 1.1);
     return {shapes, annotations};
   }
 
