@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
-from pydantic import ValidationError as PydanticValidationError
 
 from experiments.models import ApiToken, Experiment, Membership, Run, Team, Upload
 from workers.training.config import RunConfig
@@ -54,15 +53,6 @@ def error_location(loc: Sequence, msg: str) -> tuple[list[str], str]:
         parts = parts + [p for p in prefix if p not in parts[-1:]] if parts else prefix
         msg = match.group(2)
     return parts, msg
-
-
-def pydantic_errors(exc: PydanticValidationError, *, prefix: tuple = ()) -> list[dict[str, str]]:
-    """Field-level messages: [{"field": "config.optimizer.lr", "message": "..."}]."""
-    out = []
-    for err in exc.errors():
-        parts, msg = error_location(err["loc"], err["msg"])
-        out.append({"field": ".".join([*prefix, *parts]) or "config", "message": msg})
-    return out
 
 
 def text_problem(value: str) -> str | None:

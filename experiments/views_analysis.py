@@ -125,24 +125,25 @@ def _download(content, filename: str, content_type: str):
     return response
 
 
+def _export(fmt: str, name: str, as_csv, as_json):
+    """`as_csv()` or `as_json()` as a download named `name.csv|json`; any other format is a 404."""
+    if fmt == "csv":
+        return _download(as_csv(), f"{name}.csv", "text/csv; charset=utf-8")
+    if fmt == "json":
+        return _download(json.dumps(as_json()), f"{name}.json", "application/json")
+    raise Http404("Export as .csv or .json")
+
+
 @login_required
 def experiment_export(request, experiment_id: int, fmt: str):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
-    if fmt not in ("csv", "json"):
-        raise Http404("Export as .csv or .json")
-    name = f"experiment-{experiment.pk}-runs.{fmt}"
-    if fmt == "csv":
-        return _download(export.experiment_runs_csv(experiment), name, "text/csv; charset=utf-8")
-    return _download(json.dumps(export.experiment_runs_json(experiment)), name, "application/json")
+    return _export(fmt, f"experiment-{experiment.pk}-runs", lambda: export.experiment_runs_csv(experiment),
+                   lambda: export.experiment_runs_json(experiment))
 
 
 @login_required
 def run_export(request, run_id: int, fmt: str):
     run = selectors.run_get(user=request.user, run_id=run_id)
-    if fmt not in ("csv", "json"):
-        raise Http404("Export as .csv or .json")
-    name = f"run-{run.pk}-metrics.{fmt}"
-    if fmt == "csv":
-        return _download(export.run_history_csv(run), name, "text/csv; charset=utf-8")
-    return _download(json.dumps(export.run_history_json(run)), name, "application/json")
+    return _export(fmt, f"run-{run.pk}-metrics", lambda: export.run_history_csv(run),
+                   lambda: export.run_history_json(run))
 

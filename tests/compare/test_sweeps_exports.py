@@ -142,3 +142,11 @@ def test_compaction_keeps_every_point_in_one_chunk_per_key(experiment):
     assert after.steps.tolist() == before.steps.tolist() == list(range(1, 101))
     assert after.values.tolist() == before.values.tolist() and after.values[-1] == -100.0
     assert run.chunks.count() == 1 and metric_store.compact(run.pk) == 0
+
+
+def test_an_unknown_export_format_is_not_found(alice_client, experiment):
+    run = make_run(experiment)
+    assert alice_client.get(f"/experiments/{experiment.pk}/export.xlsx").status_code == 404
+    assert alice_client.get(f"/runs/{run.pk}/metrics.pickle").status_code == 404
+    r = alice_client.get(f"/experiments/{experiment.pk}/export.json")
+    assert r.status_code == 200 and r["Content-Disposition"].endswith('-runs.json"')

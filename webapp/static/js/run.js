@@ -6,7 +6,6 @@
   const runUrl = root.dataset.api, metricsUrl = root.dataset.metrics;
   const series = {};           // key -> {step: [], value: [], time: []}
   let lastStep = -1, finished = false;
-  const EPOCH_KEYS = ["train_loss", "val_loss", "val_accuracy", "train_accuracy", "val_rmse", "val_r2", "lr"];
   const layoutBase = {margin: {t: 36, r: 16, b: 40, l: 56}, height: 300, legend: {orientation: "h", y: -0.2},
                       font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)"};
 
