@@ -53,6 +53,9 @@ class BufferingReporter:
             self.last_flush = now
         return False
 
+    def before_checkpoint(self, *, epoch, step):
+        pass
+
     def on_checkpoint(self, *, epoch, step):
         pass
 

@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import sys
+import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -77,7 +78,7 @@ def bench_logging(exp, quick: bool) -> dict:
         bare, tracked = loop.Loop(X, y, batch), loop.Loop(X, y, batch)
 
         def per_epoch(step, epoch, metrics):
-            reporter.log_metrics(step, metrics, epoch=epoch)  # flushes to the DB, as at each real epoch end
+            reporter.log_metrics(step, metrics, epoch=epoch)  # writes when METRIC_FLUSH_S has passed, as a worker
 
         modes = {"bare": lambda: bare.epochs(1 if quick else 3),
                  "losslab": lambda: tracked.epochs(1 if quick else 3, reporter.log_metrics, per_epoch)}
@@ -103,15 +104,25 @@ def bench_engine(exp, quick: bool) -> dict:
     from workers.training.data import load_dataset
     from workers.training.reporter import NullReporter
 
-    tiny = {"dataset": {"name": "iris"}, "model": {"hidden": [16]}, "epochs": 1} if quick else {"epochs": 10}
+    tiny = {"dataset": {"name": "iris"}, "model": {"hidden": [16]}, "epochs": 1} if quick else {"epochs": 30}
     config = RunConfig.model_validate({"seed": 0, "device": "cpu", **tiny})
     data = load_dataset(config)
     engine.load_dataset = lambda config, data_dir=None: data  # data loading is not what is timed
+    from django.conf import settings
+
     run = running_run(exp, "engine")
+
+    def worker(reporter):
+        """As a worker trains: checkpoints at epoch ends, at most every CHECKPOINT_EVERY_S (a fresh directory,
+        so that nothing is resumed)."""
+        with tempfile.TemporaryDirectory() as ckpt:
+            engine.train(config, reporter, checkpoint_dir=pathlib.Path(ckpt),
+                         checkpoint_every_s=settings.CHECKPOINT_EVERY_S)
+
     modes = {
         "bare": lambda: bench_training.run_bare(config, data, False),
-        "engine_db": lambda: engine.train(config, DbReporter(run.pk, 1, "classification")),
-        "engine_memory": lambda: engine.train(config, NullReporter()),  # the same engine, points kept in memory
+        "engine_db": lambda: worker(DbReporter(run.pk, 1, "classification")),
+        "engine_memory": lambda: worker(NullReporter()),  # the same engine, points kept in memory
     }
     out = _interleave(modes, 2 if quick else 5)
     out["dataset"] = f"{config.dataset.name}, bs {config.batch_size}, {config.epochs} epochs"

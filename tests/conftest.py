@@ -85,6 +85,7 @@ class WorkerProcess:
             "LOSSLAB_CHECKPOINT_DIR": str(tmp / "checkpoints"),
             "LOSSLAB_HEARTBEAT_S": "0.3",
             "LOSSLAB_METRIC_FLUSH_S": "0.5",
+            "LOSSLAB_CHECKPOINT_EVERY_S": "0.5",
             "DJANGO_SETTINGS_MODULE": "webapp.settings",
             **{k: str(v) for k, v in env.items()},
         }

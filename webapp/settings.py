@@ -201,7 +201,11 @@ RECONCILE_S = env_float("LOSSLAB_RECONCILE_S", 5.0)  # how often the scheduler r
 LEASE_S = env_float("LOSSLAB_LEASE_S", 30.0)  # a run whose worker has not beaten for this long is lost
 HEARTBEAT_S = env_float("LOSSLAB_HEARTBEAT_S", 1.0)  # also the cancel-poll interval
 MAX_ATTEMPTS = env_int("LOSSLAB_MAX_ATTEMPTS", 3)
+# A training worker writes its buffered points (and the live summary and diagnosis) at most this often,
+# and checkpoints at the first epoch end this long after its last checkpoint: epochs of a few ms do not
+# each pay for a transaction and a checkpoint file; a worker killed mid-run redoes at most this much.
 METRIC_FLUSH_S = env_float("LOSSLAB_METRIC_FLUSH_S", 2.0)
+CHECKPOINT_EVERY_S = env_float("LOSSLAB_CHECKPOINT_EVERY_S", 2.0)
 # Import torch in each pool process at start, so a worker's first run starts training at once. It costs
 # about 280 MB per idle pool process; `make run` (runlocal) turns it off to stay small on a laptop.
 WORKER_WARM_UP = env_bool("LOSSLAB_WORKER_WARM_UP", True)

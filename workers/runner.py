@@ -54,12 +54,16 @@ def warm_up() -> None:
 
 
 class DbReporter:
-    """Buffers metric points and writes them in batches, fenced by the run's attempt."""
+    """Buffers metric points and writes them in batches, fenced by the run's attempt.
+
+    A write (points, progress, live summary and diagnosis, in one transaction) happens at most every
+    METRIC_FLUSH_S, whatever the epoch length, and always before a checkpoint is written.
+    """
 
     def __init__(self, run_id: int, attempt: int, task: str, baseline: float | None = None):
         self.run_id, self.attempt, self.task = run_id, attempt, task
         self.buffer: list[tuple[int, str, float, float]] = []
-        self.last_flush = time.monotonic()
+        self.last_flush = -math.inf  # the first point is written at once: the page shows the run has started
         self.stop_event = threading.Event()
         self.cancelled = False
         self.lease_lost = False
@@ -78,15 +82,16 @@ class DbReporter:
         if epoch is not None:
             self.epoch = epoch
             self.history.setdefault(epoch, {}).update(metrics)
-            self.flush()
-        elif time.monotonic() - self.last_flush > settings.METRIC_FLUSH_S:
+        if time.monotonic() - self.last_flush >= settings.METRIC_FLUSH_S:
             self.flush()
 
     def should_stop(self) -> bool:
         return self.stop_event.is_set() or SHUTDOWN.is_set()
 
+    def before_checkpoint(self, *, epoch: int, step: int) -> None:
+        self.flush()  # points up to the checkpoint are stored before the checkpoint exists
+
     def on_checkpoint(self, *, epoch: int, step: int) -> None:
-        self.flush()
         queue.run_mark_checkpoint(run_id=self.run_id, attempt=self.attempt, step=step)
 
     def on_resume(self, *, epoch: int, step: int) -> None:
@@ -101,8 +106,8 @@ class DbReporter:
         self.last_flush = time.monotonic()
         summary, verdict = self.summary_and_verdict(finished=False)
         queue.run_record_metrics(
-            run_id=self.run_id, attempt=self.attempt, points=points,
-            epoch=self.epoch, step=self.step, summary=summary, verdict=verdict,
+            run_id=self.run_id, attempt=self.attempt, points=points, epoch=self.epoch, step=self.step,
+            summary=summary, verdict=verdict,
         )
 
     def summary_and_verdict(
@@ -220,7 +225,8 @@ def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
     if not (checkpoint_dir / checkpoint.FILENAME).exists():
         # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
         queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
-    return train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR)
+    return train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR,
+                 checkpoint_every_s=settings.CHECKPOINT_EVERY_S)
 
 
 def release_device() -> None:

@@ -60,7 +60,8 @@ def assert_resumed_exactly(run: Run, config: dict) -> None:
 def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 3, timeout=60, interval=0.05, message="three epochs")
+    wait_for(lambda: reload(run).epoch >= 3 and run.checkpoint_step, timeout=60, interval=0.05,
+             message="three epochs and a checkpoint")
     victim = reload(run).worker.name
     workers[victim].stop(signal.SIGKILL)
     killed = time.monotonic()
@@ -81,7 +82,8 @@ def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_w
 def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 3, timeout=60, interval=0.05, message="three epochs")
+    wait_for(lambda: reload(run).epoch >= 3 and run.checkpoint_step, timeout=60, interval=0.05,
+             message="three epochs and a checkpoint")
     victim = workers[reload(run).worker.name]
     os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
     sent = time.monotonic()

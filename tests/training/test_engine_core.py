@@ -93,3 +93,36 @@ def test_a_diverged_run_flags_exploding_gradients(reporter):
     )
     result = train(config, reporter)
     assert result.status == "diverged" and result.grad_health == "exploding"
+
+
+class EpochClock:
+    """A clock that moves one second per finished epoch, standing in for `time` inside the engine."""
+
+    perf_counter = staticmethod(__import__("time").perf_counter)
+
+    def __init__(self):
+        self.now = 0.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_checkpoints_are_spaced_by_time_not_written_after_every_tiny_epoch(tmp_path, monkeypatch):
+    from workers.training import engine
+
+    clock = EpochClock()
+    monkeypatch.setattr(engine, "time", clock)
+
+    class Ticking(NullReporter):
+        def log_metrics(self, step, metrics, *, epoch=None):
+            super().log_metrics(step, metrics, epoch=epoch)
+            if epoch is not None:
+                clock.now += 1.0
+
+    config = make_config(epochs=5, model={"hidden": [16]})
+    every_two = Ticking()
+    train(config, every_two, checkpoint_dir=tmp_path / "a", checkpoint_every_s=2.0)
+    assert [epoch for epoch, _ in every_two.checkpoints] == [2, 4]
+    every_epoch = Ticking()
+    train(config, every_epoch, checkpoint_dir=tmp_path / "b")
+    assert [epoch for epoch, _ in every_epoch.checkpoints] == [1, 2, 3, 4, 5]

@@ -264,8 +264,13 @@ def train(
     *,
     checkpoint_dir: Optional[pathlib.Path] = None,
     data_dir: Optional[pathlib.Path] = None,
+    checkpoint_every_s: float = 0.0,
 ) -> TrainResult:
     """Train the configured model, reporting metrics to `reporter`; resume from `checkpoint_dir` if it holds one.
+
+    A checkpoint is written at the end of an epoch once `checkpoint_every_s` seconds have passed since
+    the last one (0: after every epoch), so that epochs of a few milliseconds do not spend their time
+    saving; a resumed run redoes at most that much work plus the unfinished epoch.
 
     Ends "completed" (all epochs, or early stopping), "stopped" (the reporter
     asked, checked every batch) or "diverged" (a NaN/inf training loss).
@@ -273,7 +278,7 @@ def train(
     or loss/task mismatch) and OutOfMemory when the device runs out.
     """
     try:
-        return _train(config, reporter, checkpoint_dir, data_dir)
+        return _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s)
     except torch.OutOfMemoryError as exc:
         raise OutOfMemory(
             f"out of memory on the device with batch_size={config.batch_size} and hidden={config.model.hidden}: "
@@ -281,12 +286,13 @@ def train(
         ) from exc
 
 
-def _train(config, reporter, checkpoint_dir, data_dir) -> TrainResult:
+def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> TrainResult:
     run = _Run(config, reporter, data_dir)
     ckpt = checkpoint.load(checkpoint_dir)
     if ckpt is not None:
         run.restore(ckpt)
         reporter.on_resume(epoch=run.state.epoch, step=run.state.step)
+    last_checkpoint = time.monotonic()
     status, message = "completed", ""
     for epoch in range(run.state.epoch + 1, config.epochs + 1):
         if run.state.early_stopped:
@@ -308,9 +314,11 @@ def _train(config, reporter, checkpoint_dir, data_dir) -> TrainResult:
             metrics["baseline_val_loss"] = run.baseline
         run.end_epoch(epoch, metrics)
         reporter.log_metrics(run.state.step, _finite(metrics), epoch=epoch)
-        if checkpoint_dir is not None:
+        if checkpoint_dir is not None and time.monotonic() - last_checkpoint >= checkpoint_every_s:
+            reporter.before_checkpoint(epoch=epoch, step=run.state.step)
             checkpoint.save(pathlib.Path(checkpoint_dir), run.checkpoint_state())
             reporter.on_checkpoint(epoch=epoch, step=run.state.step)
+            last_checkpoint = time.monotonic()
     return _result(run, status, message)
 
 

@@ -12,6 +12,10 @@ class Reporter(Protocol):
     def should_stop(self) -> bool:
         """True when the run must stop now (cancel, drain, lost lease). Called every batch: keep it cheap."""
 
+    def before_checkpoint(self, *, epoch: int, step: int) -> None:
+        """A checkpoint for the end of `epoch` (global `step`) is about to be written: make every point
+        reported so far durable first, since a run resumed from it re-records only what comes after `step`."""
+
     def on_checkpoint(self, *, epoch: int, step: int) -> None:
         """A checkpoint for the end of `epoch` (global `step`) has been written atomically."""
 
@@ -33,6 +37,9 @@ class NullReporter:
 
     def should_stop(self) -> bool:
         return self.stop
+
+    def before_checkpoint(self, *, epoch: int, step: int) -> None:
+        pass  # the points are in memory already
 
     def on_checkpoint(self, *, epoch: int, step: int) -> None:
         self.checkpoints.append((epoch, step))
