@@ -147,4 +147,6 @@ def test_run_page_shows_the_diagnosis_and_marks_best_epoch_and_overfitting(brows
     xs = page.eval_on_selector("#chart-loss", "el => el.layout.shapes.map(s => s.x0)")
     ev = summary["diagnosis"]["evidence"]
     assert xs == [ev["best_epoch"], ev["overfit_onset_epoch"]]
+    # This history has no learning-rate series: no empty log-scale chart is drawn for it.
+    assert page.eval_on_selector("#chart-lr", "el => el.hidden && !el.data")
     shot(page, "run_page_diagnosis.png")

@@ -5,11 +5,11 @@
   if (!root) return;
   const runUrl = root.dataset.api, metricsUrl = root.dataset.metrics;
   const series = {};           // key -> {step: [], value: [], time: []}
-  let lastStep = -1, finished = false;
+  let lastStep = -1, finished = false, drawn = false;
   const layoutBase = {margin: {t: 36, r: 16, b: 40, l: 56}, height: 300, legend: {orientation: "h", y: -0.2},
                       font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)"};
 
-  function field(name) { return root.querySelector('[data-field="' + name + '"]'); }
+  function field(name) { return document.querySelector('[data-field="' + name + '"]'); }
   function fmtSeconds(s) {
     if (s == null || !isFinite(s)) return "";
     s = Math.round(s);
@@ -87,9 +87,13 @@
                                               : [["val_rmse", "val RMSE"], ["val_r2", "val R²"]];
     Plotly.react("chart-metric", metricKeys.map(([k, n]) => trace(k, n)).filter(Boolean),
                  {...layoutBase, title: {text: series["val_accuracy"] ? "Accuracy" : "Regression metrics"}, xaxis: {title: {text: "epoch"}}});
-    Plotly.react("chart-lr", [trace("lr", "learning rate")].filter(Boolean),
-                 {...layoutBase, title: {text: "Learning rate"}, xaxis: {title: {text: "epoch"}},
-                  yaxis: {type: "log", exponentformat: "power"}});
+    // A run that logs no learning rate (an imported history) gets no empty log-scale chart.
+    const lr = trace("lr", "learning rate"), lrChart = document.getElementById("chart-lr");
+    lrChart.hidden = !lr;
+    if (lr) {
+      Plotly.react(lrChart, [lr], {...layoutBase, title: {text: "Learning rate"}, xaxis: {title: {text: "epoch"}},
+                                   yaxis: {type: "log", exponentformat: "power"}});
+    }
     // Plotly.react only redraws arrays it has not seen: pass copies, not the arrays merge() grows.
     const st = series["train_loss_step"];
     Plotly.react("chart-step", st ? [{x: st.step.slice(), y: st.value.slice(), name: "train loss (sampled steps)", mode: "lines"}] : [],
@@ -107,6 +111,7 @@
     const end = run.finished_at ? new Date(run.finished_at) : new Date();
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
     field("eta").textContent = run.eta_seconds != null ? "· ETA " + fmtSeconds(run.eta_seconds) : "";
+    field("placement").textContent = "attempt " + run.attempt + (run.worker ? " · worker " + run.worker : "");
     field("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict.replace("_", " ") + "</span>" : "";
     const err = field("error");
     err.hidden = !run.error; err.textContent = run.error;
@@ -129,10 +134,12 @@
       const run = await (await fetch(runUrl, {credentials: "same-origin"})).json();
       const m = await (await fetch(metricsUrl + "?since_step=" + lastStep, {credentials: "same-origin"})).json();
       merge(m.series);
+      const before = lastStep, verdictBefore = JSON.stringify(diagnosis);
       if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
       // Status after the curves: a run never shows "succeeded" while its last epoch is still undrawn.
       showRun(run);
-      draw();
+      // Redraw only when there is something new: four Plotly charts every second cost a busy laptop.
+      if (!drawn || lastStep !== before || JSON.stringify(diagnosis) !== verdictBefore) { draw(); drawn = true; }
     } catch (e) { console.warn("poll failed", e); }
     if (!finished) setTimeout(poll, 1000);
   }
