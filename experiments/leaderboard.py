@@ -12,7 +12,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
-from django.db.models import Count, FloatField, Min
+import orjson
+from django.db.models import Count, FloatField, Min, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -39,27 +40,33 @@ NOT_A_FACTOR = ("seed", "device")
 
 
 def _groups_info(experiment: Experiment) -> tuple[dict[str, Counter], dict[str, dict]]:
-    """Per group: run counts by status; and one representative config (2 queries)."""
+    """Per group: run counts by status; and one representative config (2 queries).
+
+    Both read an index (experiment, group, status) rather than the runs, and the configs come as
+    text for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
+    """
     counts: dict[str, Counter] = defaultdict(Counter)
-    reps: dict[str, int] = {}
-    rows = experiment.runs.order_by().values("group_hash", "status").annotate(n=Count("id"), rep=Min("id"))
-    for row in rows:
-        counts[row["group_hash"]][row["status"]] = row["n"]
-        reps[row["group_hash"]] = min(row["rep"], reps.get(row["group_hash"], row["rep"]))
+    per_group = experiment.runs.order_by().values("group_hash")
+    for group, status, n in per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash"):
+        counts[group][status] = n
+    reps = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
+        config_text=Cast("config", TextField()), summary_text=Cast("summary", TextField())
+    )
     configs = {}
-    for pk, group, config, name, summary in Run.objects.filter(pk__in=reps.values()).values_list(
-        "pk", "group_hash", "config", "name", "summary"
-    ):
-        configs[group] = {"run": pk, "config": config, "name": name, "summary": summary}
+    for pk, group, config, name, summary in reps.values_list("pk", "group_hash", "config_text", "name", "summary_text"):
+        configs[group] = {"run": pk, "config": orjson.loads(config), "name": name, "summary": orjson.loads(summary)}
     return counts, configs
 
 
 def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, float]]]:
-    """(run id, score) of every succeeded run, per group, read out of the summary JSON by the database (1 query)."""
+    """(run id, score) of every succeeded run, per group, read out of the summary JSON by the database (1 query).
+
+    In id order, whatever the query plan: the order of the scores is the order of the sums over them.
+    """
     part, key = metric.split(".", 1)
     expr = Cast(KT(f"summary__{part}__{key}"), FloatField())
     rows = (
-        experiment.runs.order_by().filter(status=Run.Status.SUCCEEDED)
+        experiment.runs.order_by("pk").filter(status=Run.Status.SUCCEEDED)
         .annotate(score=expr).filter(score__isnull=False).values_list("pk", "group_hash", "score")
     )
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
@@ -138,11 +145,10 @@ def _row(g: ranking.GroupScore, counts, configs, factors, scores) -> dict[str, A
 
 
 def _effects(scores: dict[str, list[tuple[int, float]]], factors: dict[str, dict]) -> dict[str, list[dict]]:
-    """Per factor, the metric's marginal mean for each of its values (`ranking.effects`)."""
-    rows = [(factors.get(g, {}), s) for g, runs in scores.items() for _, s in runs]
+    """Per factor, the metric's marginal mean for each of its values (`ranking.config_effects`)."""
     if len(scores) < 2:
         return {}
-    out = ranking.effects(rows)
+    out = ranking.config_effects([(factors.get(g, {}), [s for _, s in runs]) for g, runs in scores.items()])
     for values in out.values():
         for v in values:
             v["value"] = _fmt(list(v["value"]) if isinstance(v["value"], tuple) else v["value"])
