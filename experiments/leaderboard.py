@@ -65,27 +65,23 @@ def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, fl
     """
     part, key = metric.split(".", 1)
     expr = Cast(KT(f"summary__{part}__{key}"), FloatField())
-    rows = (
-        experiment.runs.order_by("pk").filter(status=Run.Status.SUCCEEDED)
-        .annotate(score=expr).filter(score__isnull=False).values_list("pk", "group_hash", "score")
-    )
+    rows = experiment.runs.order_by("pk").filter(status=Run.Status.SUCCEEDED).annotate(score=expr)
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for pk, group, score in rows:
-        out[group].append((pk, score))
+    for pk, group, score in rows.values_list("pk", "group_hash", "score"):
+        if score is not None:  # skipped here rather than in SQL, which would extract the JSON twice
+            out[group].append((pk, score))
     return out
 
 
-def _labels(configs: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]:
-    """What tells the groups apart: the config fields that vary between them (seed never does)."""
+def _factors(configs: dict[str, dict]) -> dict[str, dict]:
+    """What tells the groups apart: per group, the config fields that vary between them (seed never does)."""
     groups = list(configs)
     diff = config_diff([configs[g]["config"] for g in groups], ignore=NOT_A_FACTOR)
-    factors = {g: {row["field"]: row["values"][i] for row in diff} for i, g in enumerate(groups)}
-    labels = {
-        g: " · ".join(f"{f.removesuffix('.name')}={_fmt(v)}" for f, v in factors[g].items())
-        or "all runs (one configuration)"
-        for g in groups
-    }
-    return factors, labels
+    return {g: {row["field"]: row["values"][i] for row in diff} for i, g in enumerate(groups)}
+
+
+def _label(factors: dict[str, Any]) -> str:
+    return " · ".join(f"{f.removesuffix('.name')}={_fmt(v)}" for f, v in factors.items()) or "all runs (one configuration)"
 
 
 def _fmt(value: Any) -> str:
@@ -114,10 +110,12 @@ def leaderboard_get(
     scores = _scores(experiment, metric)
     if baseline and baseline not in scores:
         raise ServiceError("baseline is not a configuration with finished runs here.", field="baseline", status=422)
-    factors, labels = _labels(configs)
+    factors = _factors(configs)
     sign = 1 if higher else -1
     ordered = sorted(scores, key=lambda g: -sign * sum(s for _, s in scores[g]) / len(scores[g]))
     shown = ordered[:MAX_GROUPS] + ([baseline] if baseline and baseline not in ordered[:MAX_GROUPS] else [])
+    unscored = [g for g in counts if g not in scores]
+    labels = {g: _label(factors[g]) for g in shown + unscored if g in factors}  # only the groups shown
     ranked = ranking.rank_groups(
         {g: [s for _, s in scores[g]] for g in shown}, higher_is_better=higher, baseline=baseline,
         labels=labels, n_resamples=n_resamples,
@@ -127,9 +125,7 @@ def leaderboard_get(
         "experiment": experiment.pk, "metric": metric, "metric_label": label, "higher_is_better": higher,
         "metrics": {k: v[0] for k, v in METRICS.items()}, "baseline": baseline, "groups": rows,
         "unranked_groups": max(len(ordered) - MAX_GROUPS, 0),
-        "unscored_groups": [
-            {"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in counts if g not in scores
-        ],
+        "unscored_groups": [{"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in unscored],
         "effects": _effects(scores, factors) if with_effects else {},  # the experiment page's top rows skip them
     }
 
