@@ -18,7 +18,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
 from experiments import ranking
-from experiments.comparison import config_diff, task_of
+from experiments.comparison import MISSING, config_diff, task_of
 from experiments.models import Experiment, Run
 from experiments.services import ServiceError
 
@@ -39,22 +39,29 @@ MAX_GROUPS = 50  # bootstrap intervals for the best 50 configurations; the rest 
 NOT_A_FACTOR = ("seed", "device")
 
 
-def _groups_info(experiment: Experiment) -> tuple[dict[str, Counter], dict[str, dict]]:
-    """Per group: run counts by status; and one representative config (2 queries).
+def _groups_info(experiment: Experiment) -> tuple[dict[str, dict[str, int]], dict[str, dict]]:
+    """Per group: run counts by status; and a representative run with its config and task (2 queries).
 
     Both read an index (experiment, group, status) rather than the runs, and the configs come as
     text for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
     """
-    counts: dict[str, Counter] = defaultdict(Counter)
+    counts: dict[str, dict[str, int]] = {}
     per_group = experiment.runs.order_by().values("group_hash")
-    for group, status, n in per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash"):
-        counts[group][status] = n
+    for group, status, n in per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash", "status"):
+        counts.setdefault(group, {})[status] = n
     reps = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
         config_text=Cast("config", TextField()), summary_text=Cast("summary", TextField())
     )
-    configs = {}
-    for pk, group, config, name, summary in reps.values_list("pk", "group_hash", "config_text", "name", "summary_text"):
-        configs[group] = {"run": pk, "config": orjson.loads(config), "name": name, "summary": orjson.loads(summary)}
+    configs: dict[str, dict] = {}
+    first: dict = {}
+    for pk, group, config, summary in reps.values_list("pk", "group_hash", "config_text", "summary_text"):
+        config = orjson.loads(config)
+        if isinstance(config, dict):
+            first = first or config
+            # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of
+            # copies kept alive made Python's garbage collector walk the whole heap about every other request.
+            config = {k: first[k] if v == first.get(k, MISSING) else v for k, v in config.items()}
+        configs[group] = {"run": pk, "config": config, "task": task_of(config, orjson.loads(summary))}
     return counts, configs
 
 
@@ -93,7 +100,7 @@ def _fmt(value: Any) -> str:
 
 
 def default_metric(configs: dict[str, dict]) -> str:
-    tasks = Counter(task_of(c["config"], c["summary"]) for c in configs.values())
+    tasks = Counter(c["task"] for c in configs.values())
     return DEFAULT_METRIC[tasks.most_common(1)[0][0]] if tasks else DEFAULT_METRIC["classification"]
 
 

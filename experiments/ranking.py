@@ -135,13 +135,21 @@ def rank_groups(groups: dict[str, list[float]], *, higher_is_better: bool, basel
         low, high = cis[key]
         out.append(GroupScore(
             key=key, label=(labels or {}).get(key, key), n=len(values), mean=float(np.mean(values)),
-            iqm=float(stats.trim_mean(values, 0.25)), ci_low=low, ci_high=high, scores=values,
+            iqm=_iqm(values), ci_low=low, ci_high=high, scores=values,
             rank=rank, clearly_different=False, reason="",
             p_beats_baseline=_p_beats(values, clean.get(baseline), sign) if baseline else None,
             p_rank1=p_rank1.get(key),
         ))
     _flag(out)
     return out
+
+
+def _iqm(scores: list[float]) -> float:
+    """The interquartile (25 % trimmed) mean, exactly as ``scipy.stats.trim_mean(scores, 0.25)`` computes it
+    (same partition, same slice, same mean), without its ~0.2 ms of argument checks per group."""
+    values = np.asarray(scores, dtype=float)
+    cut = int(0.25 * len(values))
+    return float(np.partition(values, (cut, len(values) - cut - 1))[cut:len(values) - cut].mean())
 
 
 def _p_beats(values: list[float], base: list[float] | None, sign: float) -> float | None:
