@@ -39,30 +39,37 @@ MAX_GROUPS = 50  # bootstrap intervals for the best 50 configurations; the rest 
 NOT_A_FACTOR = ("seed", "device")
 
 
-def _groups_info(experiment: Experiment) -> tuple[dict[str, dict[str, int]], dict[str, dict]]:
-    """Per group: run counts by status; and a representative run with its config and task (2 queries).
+Counts = dict[str, dict[str, int]]  # group -> status -> runs
+Reps = dict[str, tuple[int, str]]  # group -> (a run's id, task)
+
+
+def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]:
+    """Per group: run counts by status; a representative run's id and task; and its config (2 queries).
 
     Both read an index (experiment, group, status) rather than the runs, and the configs come as
     text for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
     """
-    counts: dict[str, dict[str, int]] = {}
+    counts: Counts = {}
     per_group = experiment.runs.order_by().values("group_hash")
-    for group, status, n in per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash", "status"):
+    per_status = per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash", "status")
+    for group, status, n in per_status:
         counts.setdefault(group, {})[status] = n
-    reps = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
+    rep_runs = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
         config_text=Cast("config", TextField()), summary_text=Cast("summary", TextField())
     )
+    reps: Reps = {}
     configs: dict[str, dict] = {}
     first: dict = {}
-    for pk, group, config, summary in reps.values_list("pk", "group_hash", "config_text", "summary_text"):
+    for pk, group, config, summary in rep_runs.values_list("pk", "group_hash", "config_text", "summary_text"):
         config = orjson.loads(config)
         if isinstance(config, dict):
             first = first or config
             # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of
             # copies kept alive made Python's garbage collector walk the whole heap about every other request.
             config = {k: first[k] if v == first.get(k, MISSING) else v for k, v in config.items()}
-        configs[group] = {"run": pk, "config": config, "task": task_of(config, orjson.loads(summary))}
-    return counts, configs
+        reps[group] = pk, task_of(config, orjson.loads(summary))
+        configs[group] = config
+    return counts, reps, configs
 
 
 def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, float]]]:
@@ -83,12 +90,13 @@ def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, fl
 def _factors(configs: dict[str, dict]) -> dict[str, dict]:
     """What tells the groups apart: per group, the config fields that vary between them (seed never does)."""
     groups = list(configs)
-    diff = config_diff([configs[g]["config"] for g in groups], ignore=NOT_A_FACTOR)
+    diff = config_diff([configs[g] for g in groups], ignore=NOT_A_FACTOR)
     return {g: {row["field"]: row["values"][i] for row in diff} for i, g in enumerate(groups)}
 
 
 def _label(factors: dict[str, Any]) -> str:
-    return " · ".join(f"{f.removesuffix('.name')}={_fmt(v)}" for f, v in factors.items()) or "all runs (one configuration)"
+    parts = [f"{field.removesuffix('.name')}={_fmt(value)}" for field, value in factors.items()]
+    return " · ".join(parts) or "all runs (one configuration)"
 
 
 def _fmt(value: Any) -> str:
@@ -99,8 +107,8 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def default_metric(configs: dict[str, dict]) -> str:
-    tasks = Counter(c["task"] for c in configs.values())
+def default_metric(reps: Reps) -> str:
+    tasks = Counter(task for _, task in reps.values())
     return DEFAULT_METRIC[tasks.most_common(1)[0][0]] if tasks else DEFAULT_METRIC["classification"]
 
 
@@ -109,8 +117,8 @@ def leaderboard_get(
     with_effects: bool = True,
 ) -> dict[str, Any]:
     """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap CI), with sweep effects."""
-    counts, configs = _groups_info(experiment)
-    metric = metric or default_metric(configs)
+    counts, reps, configs = _groups_info(experiment)
+    metric = metric or default_metric(reps)
     if metric not in METRICS:
         raise ServiceError(f"metric must be one of {', '.join(METRICS)}.", field="metric", status=422)
     label, higher = METRICS[metric]
@@ -127,7 +135,7 @@ def leaderboard_get(
         {g: [s for _, s in scores[g]] for g in shown}, higher_is_better=higher, baseline=baseline,
         labels=labels, n_resamples=n_resamples,
     )
-    rows = [_row(g, counts, configs, factors, scores) for g in ranked]
+    rows = [_row(g, counts, reps, factors, scores) for g in ranked]
     return {
         "experiment": experiment.pk, "metric": metric, "metric_label": label, "higher_is_better": higher,
         "metrics": {k: v[0] for k, v in METRICS.items()}, "baseline": baseline, "groups": rows,
@@ -137,13 +145,13 @@ def leaderboard_get(
     }
 
 
-def _row(g: ranking.GroupScore, counts, configs, factors, scores) -> dict[str, Any]:
+def _row(g: ranking.GroupScore, counts, reps, factors, scores) -> dict[str, Any]:
     row = asdict(g)
     row["runs"] = dict(counts[g.key])
     row["pending"] = sum(counts[g.key].get(s, 0) for s in (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.LOST))
     row["run_ids"] = [pk for pk, _ in scores[g.key]]
     row["factors"] = factors.get(g.key, {})
-    row["example_run"] = configs[g.key]["run"] if g.key in configs else None
+    row["example_run"] = reps[g.key][0] if g.key in reps else None
     return row
 
 

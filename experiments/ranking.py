@@ -224,16 +224,20 @@ def config_effects(configs: list[tuple[dict[str, object], list[float]]], *, conf
     for cfg, metrics in configs:
         finite = [float(m) for m in metrics if m is not None and math.isfinite(m)]
         if finite:
-            by_config.setdefault(tuple([_hashable(cfg.get(k)) for k in keys]), []).extend(finite)
+            key = tuple([_hashable(cfg.get(k)) for k in keys])
+            by_config[key] = by_config[key] + finite if key in by_config else finite
     factors = [i for i, k in enumerate(keys) if k != seed_key and len({c[i] for c in by_config}) > 1]
     return {keys[i]: _factor_effect(by_config, i, [j for j in factors if j != i], confidence) for i in factors}
 
 
-def _factor_effect(by_config: dict[tuple, list[float]], factor: int, others: list[int], confidence: float) -> list[dict]:
+def _factor_effect(by_config: dict[tuple, list[float]], factor: int, others: list[int],
+                   confidence: float) -> list[dict]:
     cells: dict[object, dict[object, list[float]]] = {}
     cell_of = operator.itemgetter(*others) if others else lambda config: ()  # the values of the other factors
     for config, metrics in by_config.items():
-        cells.setdefault(config[factor], {}).setdefault(cell_of(config), []).extend(metrics)
+        by_cell, cell = cells.setdefault(config[factor], {}), cell_of(config)
+        # Most cells hold one configuration: its list is used as it is, never extended in place.
+        by_cell[cell] = by_cell[cell] + metrics if cell in by_cell else metrics
     out = []
     for value, by_cell in cells.items():
         cell_means = np.array([sum(v) / len(v) for v in by_cell.values()])  # np.mean per tiny list: 10x slower

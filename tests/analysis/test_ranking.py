@@ -165,8 +165,9 @@ def _sweep(seed: int) -> list[tuple[dict, list[float]]]:
     rng = np.random.default_rng(seed)
     configs = []
     for _ in range(int(rng.integers(20, 120))):
-        cfg = {"optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])), "optimizer.lr": float(rng.choice([1e-3, 1e-2])),
-               "model.hidden": [64] * int(rng.integers(1, 3)), "seed": int(rng.integers(0, 2)), "epochs": 30}
+        cfg = {"optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])),
+               "optimizer.lr": float(rng.choice([1e-3, 1e-2])), "model.hidden": [64] * int(rng.integers(1, 3)),
+               "seed": int(rng.integers(0, 2)), "epochs": 30}
         if rng.random() < 0.2:
             del cfg["optimizer.lr"]
         metrics = [float(rng.normal()) if rng.random() > 0.1 else float("nan") for _ in range(int(rng.integers(1, 6)))]

@@ -181,7 +181,8 @@ def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
     assert board["effects"] == expected
     for g in board["groups"]:
         assert g["factors"] == factors[g["key"]]
-        assert g["label"] == " · ".join(f"{f.removesuffix('.name')}={leaderboard._fmt(v)}" for f, v in factors[g["key"]].items())
+        label = " · ".join(f"{f.removesuffix('.name')}={leaderboard._fmt(v)}" for f, v in factors[g["key"]].items())
+        assert g["label"] == label
         assert g["run_ids"] == [r.pk for r in runs if r.group_hash == g["key"] and r.status == "succeeded"]
     means = {g["key"]: g["mean"] for g in board["groups"]}
     assert list(means.values()) == sorted(means.values(), reverse=True) and len(means) == 13
