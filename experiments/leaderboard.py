@@ -46,8 +46,8 @@ Reps = dict[str, tuple[int, str]]  # group -> (a run's id, task)
 def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]:
     """Per group: run counts by status; a representative run's id and task; and its config (2 queries).
 
-    Both read an index (experiment, group, status) rather than the runs, and the configs come as
-    text for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
+    The grouping reads the index (experiment, group, status), not the runs; the configs come as text
+    for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
     """
     counts: Counts = {}
     per_group = experiment.runs.order_by().values("group_hash")
