@@ -123,7 +123,13 @@ class Run(models.Model):
                 name="run_status_valid",
             )
         ]
-        indexes = [models.Index(fields=["status", "-priority", "queued_at"], name="run_queue_idx")]
+        indexes = [
+            models.Index(fields=["status", "-priority", "queued_at"], name="run_queue_idx"),
+            # An experiment's page of newest runs, without sorting all of them (10,000 in a sweep).
+            models.Index(fields=["experiment", "created", "id"], name="run_experiment_created_idx"),
+            # The leaderboard's runs per configuration and status, read from the index alone.
+            models.Index(fields=["experiment", "group_hash", "status"], name="run_experiment_group_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name or f"run {self.pk}"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.ranking import effects, mean_ci, prob_greater, rank_groups
+from experiments.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
 
 
 def brute_prob_greater(x, y):
@@ -157,3 +157,56 @@ def test_effects_handle_list_values_and_skip_non_finite_metrics():
     rows = [({"hidden": [64]}, 1.0), ({"hidden": [64, 64]}, 2.0), ({"hidden": [64]}, float("nan"))]
     hidden = effects(rows)["hidden"]
     assert [(e["value"], e["n"]) for e in hidden] == [((64,), 1), ((64, 64), 1)]
+
+
+def _sweep(seed: int) -> list[tuple[dict, list[float]]]:
+    """A random unbalanced sweep, per configuration its runs' metrics: lists, missing keys, non-finite metrics,
+    and configurations that differ only in a key that is not a factor (seed)."""
+    rng = np.random.default_rng(seed)
+    configs = []
+    for _ in range(int(rng.integers(20, 120))):
+        cfg = {"optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])),
+               "optimizer.lr": float(rng.choice([1e-3, 1e-2])), "model.hidden": [64] * int(rng.integers(1, 3)),
+               "seed": int(rng.integers(0, 2)), "epochs": 30}
+        if rng.random() < 0.2:
+            del cfg["optimizer.lr"]
+        metrics = [float(rng.normal()) if rng.random() > 0.1 else float("nan") for _ in range(int(rng.integers(1, 6)))]
+        configs.append((cfg, metrics))
+    return configs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_effects_per_configuration_equal_effects_per_run(seed):
+    configs = _sweep(seed)
+    rows = [(cfg, m) for cfg, metrics in configs for m in metrics]
+    assert config_effects(configs) == effects(rows)
+
+
+def test_effect_intervals_are_scipys_t_intervals_exactly():
+    rows = [({"opt": o, "bs": b}, float(v)) for (o, b), v in zip(itertools.product("ab", range(7)), range(14))]
+    for e in effects(rows)["opt"]:
+        cells = np.array([v for (cfg, v) in rows if cfg["opt"] == e["value"]], dtype=float)
+        half = stats.t.ppf(0.975, len(cells) - 1) * stats.sem(cells)
+        assert (e["ci_low"], e["ci_high"]) == (cells.mean() - float(half), cells.mean() + float(half))
+
+
+def test_intervals_of_many_groups_are_bit_identical_to_one_bootstrap_per_group():
+    rng = np.random.default_rng(11)
+    groups = {f"g{i}": list(rng.normal(size=n)) for i, n in enumerate([1, 2, 3, 3, 5, 5, 5, 8, 13, 13, 40])}
+    groups["flat"] = [0.5, 0.5, 0.5]
+    out = mean_cis(groups, n_resamples=999, seed=3)
+    for key, scores in groups.items():
+        values = np.asarray(scores)
+        if len(values) < 2 or np.ptp(values) == 0:
+            assert out[key] == (values.mean(), values.mean())
+            continue
+        res = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=999, method="percentile",
+                              random_state=np.random.default_rng(3))
+        assert out[key] == (res.confidence_interval.low, res.confidence_interval.high), key
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 33])
+def test_iqm_is_scipys_trimmed_mean_exactly(n):
+    scores = list(np.random.default_rng(n).normal(size=n) * 1e3)
+    [g] = rank_groups({"a": scores}, higher_is_better=True, n_resamples=100)
+    assert g.iqm == float(stats.trim_mean(scores, 0.25))

@@ -127,3 +127,40 @@ def test_another_teams_experiment_is_not_found(bob_client, experiment):
     run = make_run(experiment)
     assert api(bob_client, experiment, runs=str(run.pk)).status_code == 404
     assert bob_client.get(f"/experiments/{experiment.pk}/compare/?runs={run.pk}").status_code == 404
+
+
+def _field_by_field_diff(configs, ignore):
+    """The plain definition: flatten every config, compare every field."""
+    flat = [comparison.flatten_config(c or {}) for c in configs]
+    rows = []
+    for field in sorted(set().union(*flat) - set(ignore)):
+        values = [f.get(field, comparison.MISSING) for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            rows.append({"field": field, "kind": comparison._kind(values), "values": values})
+    return rows
+
+
+def _random_config(rng):
+    config = {"optimizer": {"name": rng.choice(["adam", "sgd"]), "lr": rng.choice([0.1, 0.01])},
+              "model": {"hidden": rng.choice([[16], [32, 16]]), "batchnorm": rng.choice([True, False]),
+                        "head": {"dropout": rng.choice([0.0, 0.5])}},
+              "dataset": {"name": "iris"}, "seed": rng.randrange(3), "device": rng.choice(["cpu", "auto"])}
+    if rng.random() < 0.2:
+        del config["optimizer"]["lr"]  # missing in some configs
+    if rng.random() < 0.1:
+        config["model"]["head"] = None  # a value where the others hold a section
+    if rng.random() < 0.1:
+        config["schedule"] = {}  # an empty section
+    if rng.random() < 0.1:
+        config["extra"] = rng.choice([1, 1.0, "x", [1]])
+    return config
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_config_diff_equals_the_field_by_field_diff(seed):
+    import random
+
+    rng = random.Random(seed)
+    configs = [_random_config(rng) for _ in range(rng.randrange(1, 40))] + [None]
+    for ignore in (("device",), ("seed", "device")):
+        assert comparison.config_diff(configs, ignore=ignore) == _field_by_field_diff(configs, ignore)

@@ -129,3 +129,60 @@ def test_ranking_reads_a_constant_number_of_queries(alice_client, experiment, dj
     # and the queue's start estimates (4)
     with django_assert_max_num_queries(12):
         assert alice_client.get(f"/experiments/{experiment.pk}/").status_code == 200
+
+
+def _sweep(experiment):
+    """Configurations x 3 seeds in shuffled id order, with what real sweeps have: a list-valued field, a key some
+    configs lack, a failed run, and two groups that differ only in device (one set of factors)."""
+    import random
+
+    from django.utils import timezone
+
+    rng, runs = random.Random(5), []
+    grid = [(opt, lr, hidden) for opt in ("adam", "sgd") for lr in (0.1, 0.01, None) for hidden in ([16], [32, 16])]
+    cells = [(cfg, s) for cfg in grid for s in range(3)] + [(("adam", 0.1, [16]), 9)]
+    rng.shuffle(cells)
+    for i, ((opt, lr, hidden), s) in enumerate(cells):
+        optimizer = {"name": opt, **({"lr": lr} if lr is not None else {})}
+        device = "cpu" if s == 9 else "auto"
+        config = {"optimizer": optimizer, "model": {"hidden": hidden, "dropout": 0.5}, "epochs": 5, "seed": s,
+                  "device": device}
+        group = f"{opt}-{lr}-{hidden}-{device}"
+        score = rng.random()
+        runs.append(Run(
+            experiment=experiment, name=f"r{i}", config=config, config_hash=f"{group}-{s}", group_hash=group, seed=s,
+            status="failed" if i == 7 else "succeeded", queued_at=timezone.now(),
+            summary={"best": {"val_accuracy": score}, "final": {"val_accuracy": score}},
+        ))
+    Run.objects.bulk_create(runs)
+
+
+def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
+    from experiments import ranking
+    from experiments.comparison import flatten_config
+
+    _sweep(experiment)
+    board = leaderboard.leaderboard_get(experiment=experiment)
+    runs = list(experiment.runs.order_by("pk"))
+    reps = {}
+    for run in runs:
+        reps.setdefault(run.group_hash, run)
+    flat = {g: flatten_config(r.config) for g, r in reps.items()}
+    fields = sorted({f for f in set().union(*flat.values()) if f not in ("seed", "device")
+                     and len({repr(fl.get(f, "—")) for fl in flat.values()}) > 1})
+    factors = {g: {f: fl.get(f, "—") for f in fields} for g, fl in flat.items()}
+    rows = [(factors[r.group_hash], r.summary["best"]["val_accuracy"]) for g in reps for r in runs
+            if r.group_hash == g and r.status == "succeeded"]
+    expected = ranking.effects(rows)
+    for values in expected.values():
+        for v in values:
+            v["value"] = leaderboard._fmt(list(v["value"]) if isinstance(v["value"], tuple) else v["value"])
+    assert fields == ["model.hidden", "optimizer.lr", "optimizer.name"]
+    assert board["effects"] == expected
+    for g in board["groups"]:
+        assert g["factors"] == factors[g["key"]]
+        label = " · ".join(f"{f.removesuffix('.name')}={leaderboard._fmt(v)}" for f, v in factors[g["key"]].items())
+        assert g["label"] == label
+        assert g["run_ids"] == [r.pk for r in runs if r.group_hash == g["key"] and r.status == "succeeded"]
+    means = {g["key"]: g["mean"] for g in board["groups"]}
+    assert list(means.values()) == sorted(means.values(), reverse=True) and len(means) == 13

@@ -68,3 +68,15 @@ def test_another_teams_runs_are_not_returned_by_id(alice_client, experiment, dja
     other = Experiment.objects.create(team=Team.objects.create(name="Other"), name="theirs")
     theirs = add_runs(other, 1)[0]
     assert alice_client.get(f"/api/runs?ids={theirs.pk}").json() == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL picks its plan from table statistics")
+def test_the_newest_runs_and_the_runs_per_configuration_are_read_from_indexes(experiment):
+    from django.db.models import Count
+
+    add_runs(experiment, 50)
+    newest = experiment.runs.select_related("worker").order_by("-created", "-id")[:RUNS_PER_PAGE].explain()
+    assert "run_experiment_created_idx" in newest and "TEMP B-TREE" not in newest  # no sort of all the runs
+    per_group = (experiment.runs.order_by().values("group_hash", "status").annotate(n=Count("id"))
+                 .order_by("group_hash", "status").explain())
+    assert "COVERING INDEX run_experiment_group_idx" in per_group and "TEMP B-TREE" not in per_group
