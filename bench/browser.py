@@ -174,9 +174,10 @@ def measure(db_url: str, pages: dict[str, dict], repeats: int, shots: pathlib.Pa
 
 
 def median_phases(loads: list[dict]) -> dict:
-    """Each phase's median over the loads that reached it, in the order of that median."""
-    names = {name for phases in loads for name in phases}
-    medians = {name: statistics.median(p[name] for p in loads if name in p) for name in names}
+    """The median of each phase that every load reached before it was drawn, in the order of those medians
+    (one reached in some loads only, such as a chart mounted after the others, would mislead)."""
+    names = set.intersection(*(set(phases) for phases in loads))
+    medians = {name: statistics.median(p[name] for p in loads) for name in names}
     return dict(sorted(medians.items(), key=lambda kv: kv[1]))
 
 
