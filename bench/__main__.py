@@ -144,10 +144,20 @@ def run_footprint() -> dict:
 def run_browser(tmp: pathlib.Path, listing: dict, compare: dict | None, quick: bool) -> dict:
     import browser
 
-    pages = {"experiment page": (f"/experiments/{listing['big_id']}/", browser.DRAWN["experiment"])}
+    big = listing["runs_big"]
+    pages = {
+        "experiment page": {"url": f"/experiments/{listing['big_id']}/", "drawn": "experiment"},
+        # The benchmark user is in two teams ("bench" holds the compare runs): the dashboard must be the
+        # one of the team that holds the listing experiments.
+        "dashboard": {"url": "/", "drawn": "dashboard", "team": "bench-harness",
+                      "expect": "[...document.querySelectorAll('[data-section=experiments] tbody tr')].some((tr) => "
+                                f"tr.cells[0].textContent === 'listing big' && tr.cells[1].textContent === '{big}')"},
+    }
     if compare:
         runs = ",".join(map(str, compare["run_ids"]))
-        pages["compare page"] = (f"/experiments/{compare['exp_id']}/compare/?runs={runs}", browser.DRAWN["compare"])
+        pages["compare page"] = {"url": f"/experiments/{compare['exp_id']}/compare/?runs={runs}", "drawn": "compare",
+                                 "expect": f"document.getElementById('compare-meta').textContent.startsWith("
+                                           f"'{compare['runs']} runs')"}
     cmd = [sys.executable, str(BENCH / "browser.py"), "--db", f"sqlite:///{tmp / 'losslab.sqlite3'}",
            "--pages", json.dumps(pages), "--repeats", "1" if quick else "5", "--shots", str(ROOT / "bench" / "out")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)

@@ -170,15 +170,23 @@ def browser_rows(br: dict, db: dict) -> list[Row]:
         return [Row("browser", "pages in Chromium", f"skipped: {(br or {}).get('skipped', 'failed')}")]
     rows = []
     for label, r in br.items():
-        what = (f"{listing['runs_big']:,} runs" if label.startswith("experiment")
-                else f"{compare.get('runs')} runs × {compare.get('steps', 0):,} steps × 2 metrics")
+        if label.startswith("experiment"):
+            what = f"{listing['runs_big']:,} runs"
+        elif label.startswith("dashboard"):
+            what = f"a team of {listing['runs_big'] + listing['runs_small']:,} runs"
+        else:
+            what = f"{compare.get('runs')} runs × {compare.get('steps', 0):,} steps × 2 metrics"
         rows.append(Row(
             "browser", f"{label} with {what}, cold cache: navigation to drawn (median; best)",
             f"{r['median_s']:.2f} s; {r['best_s']:.2f} s, {r['bytes'] / 1e6:.2f} MB, {r['requests']} requests; "
-            f"returning visit {r['warm_median_s']:.2f} s",
+            f"returning visit {r['warm_median_s']:.2f} s; without a DevTools client {r['no_devtools_median_s']:.2f} s",
             "MLflow UI: 4.4 s, 15.7 MB (50 runs × 2,000 steps, anchor)" if "compare" in label else "",
             "", "≤ 2 s", r["median_s"] <= 2,
         ))
+        if "compare" in label and r.get("phases_ms"):
+            phases = ", ".join(f"{name.removeprefix('compare: ')} {ms:.0f}" for name, ms in r["phases_ms"].items())
+            rows.append(Row("browser", f"{label}, where the cold load's time goes (median ms from navigation)",
+                            f"{phases} (load {r.get('load', '?')})"))
     return rows
 
 

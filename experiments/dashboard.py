@@ -82,9 +82,13 @@ def _saved_comparisons(team: Team) -> list[dict]:
     return [{"id": v.pk, "name": v.name, "experiment": v.experiment.name, "url": v.get_absolute_url()} for v in views]
 
 
+# What a run's row shows: the rest (the config above all) would only weigh on the sorts below.
+ROW_FIELDS = ["id", "name", "experiment__name", "status", "epoch", "epochs", "summary", "verdict", "finished_at"]
+
+
 def dashboard_data(*, team: Team) -> dict:
     """Everything the dashboard shows for one team."""
-    runs = Run.objects.filter(experiment__team=team).select_related("experiment")
+    runs = Run.objects.filter(experiment__team=team).select_related("experiment").only(*ROW_FIELDS)
     positions = queue_positions()
     running = list(runs.filter(status=Run.Status.RUNNING).order_by("started_at")[:MAX_LIVE])
     waiting = runs.filter(status__in=[Run.Status.QUEUED, Run.Status.LOST]).order_by("queued_at")

@@ -26,7 +26,7 @@ def _compare_context(request, experiment, run_ids: list[int], options: dict, sav
     return {
         "experiment": experiment, "runs": runs, "run_ids": run_ids, "aware": aware, "diff": diff,
         "options": options, "saved": saved,
-        "picker": experiment.runs.only("id", "name", "status", "verdict", "seed", "config").order_by("-created")[:PICKER_LIMIT],
+        "picker": experiment.runs.only("id", "experiment", "name", "status", "verdict", "seed", "config").order_by("-created")[:PICKER_LIMIT],
         "saved_list": selectors.saved_comparisons_for(experiment=experiment),
         "api_url": f"/api/experiments/{experiment.pk}/compare",
     }
