@@ -9,7 +9,9 @@ from experiments.models import MetricChunk, Run
 
 # One torch thread: the test machine has two cores shared by several workers; threads would thrash.
 FAST = {"OMP_NUM_THREADS": "1", "LOSSLAB_LEASE_S": "2", "LOSSLAB_HEARTBEAT_S": "0.3",
-        "LOSSLAB_WORKER_HEARTBEAT_S": "0.5", "LOSSLAB_METRIC_FLUSH_S": "0.5"}
+        "LOSSLAB_WORKER_HEARTBEAT_S": "0.5", "LOSSLAB_METRIC_FLUSH_S": "0.5",
+        # A checkpoint after every epoch: a run of a second must have one to resume from when it is killed.
+        "LOSSLAB_CHECKPOINT_EVERY_S": "0"}
 
 
 @pytest.fixture
