@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.training.conftest import StopAfter, make_config
@@ -98,7 +100,7 @@ def test_a_diverged_run_flags_exploding_gradients(reporter):
 class EpochClock:
     """A clock that moves one second per finished epoch, standing in for `time` inside the engine."""
 
-    perf_counter = staticmethod(__import__("time").perf_counter)
+    perf_counter = staticmethod(time.perf_counter)
 
     def __init__(self):
         self.now = 0.0
