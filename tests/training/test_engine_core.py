@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -37,6 +38,17 @@ def test_it_logs_the_epoch_metrics_and_sampled_steps(reporter):
     step_points = [p for p in reporter.points if p[1] == "train_loss_step"]
     assert len(step_points) == 2 * result.steps_per_epoch  # 23 steps per epoch: each is sampled
     assert result.steps == 2 * result.steps_per_epoch
+
+
+def test_long_epochs_report_every_nth_step_and_the_last(reporter):
+    # 1,437 training rows at batch 7: 206 steps (the trailing 2 rows make the last), 50 samples → every 4th.
+    result = train(make_config(batch_size=7, epochs=1, model={"dropout": 0.0}), reporter)
+    assert result.steps_per_epoch == 206
+    step_points = [p for p in reporter.points if p[1] == "train_loss_step"]
+    assert [p[0] for p in step_points] == [*range(4, 205, 4), 206]
+    assert all(math.isfinite(p[2]) and p[2] > 0 for p in step_points)
+    # Step losses are read back in bulk, but each reported value is its own step's, not the bulk's last one.
+    assert len({p[2] for p in step_points}) == len(step_points)
 
 
 def test_it_reproduces_the_same_curves_for_the_same_seed():

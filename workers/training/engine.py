@@ -3,9 +3,9 @@
 Pure PyTorch. Data lives on the device as tensors and batches are drawn by
 indexing with a permutation that depends only on (seed, epoch), so a run
 resumed from a checkpoint replays the uninterrupted run exactly. The loop
-avoids a device sync per step: step losses are read back in bulk at the
-sampled steps (about 50 per epoch), which is also where divergence and
-`should_stop` outcomes are acted on.
+avoids a device sync per step: step losses are read back in bulk every
+READ_BACK_EVERY steps or more, which is where divergence is seen; about 50 of
+them per epoch are reported. `should_stop` is asked before every step.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from .reporter import Reporter
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating; bounds memory on large sets
 STEP_SAMPLES = 50  # per-step train loss points per epoch (at most)
-GRAD_SAMPLES = 10  # gradient-norm samples per epoch (each costs a few small kernels)
+GRAD_SAMPLES = 10  # gradient-norm samples per epoch, at most (each costs two small kernels)
+READ_BACK_EVERY = 16  # steps between reads of the step losses (a device sync, and where divergence is seen)
 
 
 class OutOfMemory(torch.OutOfMemoryError):
@@ -133,25 +134,28 @@ class _Run:
     def train_epoch(self, epoch: int) -> tuple[Optional[str], dict[str, float]]:
         """Train one epoch. Returns (outcome, metrics); outcome is None, "stopped" or "diverged"."""
         self.model.train()
-        perm, bs, steps = self.permutation(epoch), self.batch_size, self.steps_per_epoch
+        steps = self.steps_per_epoch
+        batches = self.permutation(epoch).split(self.batch_size)[:steps]
         log_every = max(1, steps // STEP_SAMPLES)
-        grad_every = max(1, steps // GRAD_SAMPLES)
+        read_every = max(log_every, READ_BACK_EVERY)
+        grad_every = max(2, steps // GRAD_SAMPLES)  # every other step at most: short epochs spend little on it
         pending: list[torch.Tensor] = []  # step losses not yet read back
         outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
         loss_sum = 0.0
         self.grad_norms.reset()
         classify = self.task == "classification"
-        for i in range(steps):
+        for i, idx in enumerate(batches):
             if self.reporter.should_stop():
                 return "stopped", {}
-            idx = perm[i * bs:(i + 1) * bs]
             yb = self.y[idx]
             out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
             if classify:
                 outs.append((out, yb))
-            if (i + 1) % log_every == 0 or i + 1 == steps:
+            if len(pending) == read_every or i + 1 == steps:
                 values = torch.stack(pending).tolist()
+                pending.clear()
+                first = i + 1 - len(values)  # index in the epoch of values[0]
                 bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
                 if bad is not None:
                     self.diverged_step = self.state.step - len(values) + bad + 1
@@ -159,11 +163,13 @@ class _Run:
                     # The gradients sampled on the way to the blow-up say whether they exploded.
                     return "diverged", self.grad_norms.means()
                 loss_sum += sum(values)
-                pending.clear()
-                self.reporter.log_metrics(self.state.step, {"train_loss_step": values[-1]})
+                before = self.state.step - (i + 1)  # steps taken before this epoch
+                for k in range(first, i + 1):  # the sampled steps among those read back
+                    if (k + 1) % log_every == 0 or k + 1 == steps:
+                        self.reporter.log_metrics(before + k + 1, {"train_loss_step": values[k - first]})
         metrics = {"train_loss": loss_sum / steps}
         if classify:
-            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
+            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * self.batch_size, len(self.X))
         metrics.update(self.grad_norms.means())
         return None, metrics
 

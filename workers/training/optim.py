@@ -97,10 +97,11 @@ class Schedule:
 
 
 class GroupNorms:
-    """Per-layer-group gradient norms in a handful of kernels, accumulated on the device (no sync).
+    """Per-layer-group gradient norms, sampled in two kernels each and reduced once per epoch (no sync).
 
-    One fused norm over every gradient, then a 0/1 matrix sums the squares per
-    group: far cheaper than a norm call per group on small models.
+    A sample is one fused norm over every gradient; `means()` sums the squares
+    per group with a 0/1 matrix: far cheaper than a norm call per group on
+    small models.
     """
 
     def __init__(self, groups: dict[str, list[nn.Parameter]]):
@@ -115,17 +116,16 @@ class GroupNorms:
         self.reset()
 
     def reset(self) -> None:
-        self.sums, self.count = torch.zeros(len(self.names), device=self.assign.device), 0
+        self.samples: list[torch.Tensor] = []
 
     def sample(self) -> None:
         grads = [p.grad if p.grad is not None else torch.zeros((), device=p.device) for p in self.params]
-        squares = torch.stack(torch._foreach_norm(grads)).float().square()
-        self.sums += (self.assign @ squares).sqrt()
-        self.count += 1
+        self.samples.append(torch.stack(torch._foreach_norm(grads)))
 
     def means(self) -> dict[str, float]:
         """Mean norm per group over the samples since the last reset, keyed `grad_norm/<group>`."""
-        if not self.count:
+        if not self.samples:
             return {}
-        values = (self.sums / self.count).tolist()
+        squares = torch.stack(self.samples).float().square()  # samples × params
+        values = (squares @ self.assign.T).sqrt().mean(0).tolist()
         return {f"grad_norm/{name}": v for name, v in zip(self.names, values)}
