@@ -32,7 +32,7 @@ from .reporter import Reporter
 
 EVAL_CHUNK = 8192  # rows per forward pass when evaluating; bounds memory on large sets
 STEP_SAMPLES = 50  # per-step train loss points per epoch (at most)
-GRAD_SAMPLES = 10  # gradient-norm samples per epoch, at most (each costs two small kernels)
+GRAD_SAMPLES = 5  # gradient-norm samples per epoch, at most (each costs two small kernels)
 READ_BACK_EVERY = 16  # steps between reads of the step losses (a device sync, and where divergence is seen)
 
 
