@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from tests.training.conftest import make_config
-from workers.training.config import OptimizerConfig, ScheduleConfig
+from workers.training.config import ModelConfig, OptimizerConfig, ScheduleConfig
 from workers.training.engine import _Run, train
-from workers.training.optim import Schedule, build_optimizer, lr_factor
+from workers.training.models import build_model, layer_groups
+from workers.training.optim import GroupNorms, Schedule, build_optimizer, lr_factor
 from workers.training.reporter import NullReporter
 
 IRIS = {"dataset": {"name": "iris"}, "batch_size": 16, "model": {"hidden": [16], "dropout": 0.0}}
@@ -112,3 +113,25 @@ def test_adamw_decays_weights_directly_while_adam_adds_decay_to_the_gradient(nam
     opt.step()
     # adamw: w − lr·wd·w. adam: the decay term wd·w is a gradient, which Adam normalises to a step of lr.
     assert float(w.detach()) == pytest.approx(expected, rel=1e-4)
+
+
+def test_group_gradient_norms_are_the_mean_norm_of_each_groups_weight_matrices():
+    model = build_model(ModelConfig(arch="transformer", hidden=[8], heads=2), (4, 3), 2)
+    groups = layer_groups(model)
+    norms = GroupNorms(groups)
+    expected = {name: [] for name in groups}
+    for seed in range(3):
+        torch.manual_seed(seed)
+        model.zero_grad()
+        model(torch.randn(5, 4, 3)).square().sum().backward()
+        norms.sample()
+        for name, params in groups.items():
+            # Matrices only (biases and norm scales left out); a group without any (the final norm) keeps all.
+            chosen = [p for p in params if p.dim() >= 2] or params
+            expected[name].append(torch.sqrt(sum(p.grad.square().sum() for p in chosen)).item())
+    means = norms.means()
+    assert set(means) == {f"grad_norm/{name}" for name in groups}
+    for name, values in expected.items():
+        assert means[f"grad_norm/{name}"] == pytest.approx(sum(values) / len(values), rel=1e-5)
+    norms.reset()
+    assert norms.means() == {}

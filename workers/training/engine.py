@@ -138,7 +138,7 @@ class _Run:
         batches = self.permutation(epoch).split(self.batch_size)[:steps]
         log_every = max(1, steps // STEP_SAMPLES)
         read_every = max(log_every, READ_BACK_EVERY)
-        grad_every = max(2, steps // GRAD_SAMPLES)  # every other step at most: short epochs spend little on it
+        grad_every = max(4, steps // GRAD_SAMPLES)  # every 4th step at most: short epochs spend little on it
         pending: list[torch.Tensor] = []  # step losses not yet read back
         outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
         loss_sum = 0.0

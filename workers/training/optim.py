@@ -99,13 +99,15 @@ class Schedule:
 class GroupNorms:
     """Per-layer-group gradient norms, sampled in two kernels each and reduced once per epoch (no sync).
 
-    A sample is one fused norm over every gradient; `means()` sums the squares
-    per group with a 0/1 matrix: far cheaper than a norm call per group on
-    small models.
+    A group's norm is that of its weight matrices' gradients, which dominate it (all its parameters'
+    where it has none, as a norm layer): on the CPU each tensor costs a kernel, and biases and batch-norm
+    scales would triple the count. A sample is one fused norm over those gradients; `means()` sums the
+    squares per group with a 0/1 matrix: far cheaper than a norm call per group on small models.
     """
 
     def __init__(self, groups: dict[str, list[nn.Parameter]]):
         self.names = list(groups)
+        groups = {name: [p for p in ps if p.dim() >= 2] or ps for name, ps in groups.items()}
         self.params = [p for ps in groups.values() for p in ps]
         device = self.params[0].device
         self.assign = torch.zeros(len(self.names), len(self.params), device=device)
