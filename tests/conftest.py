@@ -149,3 +149,17 @@ def _clean_broker(request):
 
     redis.Redis.from_url(os.environ["REDIS_URL"]).delete("runs")
     yield
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    """What the Docker image's build step writes: its `collectstatic` line, run as it is, into a temp dir."""
+    root = tmp_path_factory.mktemp("staticfiles")
+    run = next(line for line in (ROOT / "Dockerfile").read_text().splitlines()
+               if line.startswith("RUN ") and "collectstatic" in line)
+    command = run.removeprefix("RUN ").replace("python ", f"{sys.executable} ")
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    done = subprocess.run(["sh", "-c", command], cwd=ROOT, env={**env, "LOSSLAB_STATIC_ROOT": str(root)},
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    return root

@@ -22,8 +22,8 @@ def manage(args: list[str], tmp_path, **env) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_check_deploy_passes_at_warning_level(tmp_path):
-    out = manage(["check", "--deploy", "--fail-level", "WARNING"], tmp_path,
+def test_check_deploy_passes_at_warning_level(tmp_path, collected_static):
+    out = manage(["check", "--deploy", "--fail-level", "WARNING"], tmp_path, LOSSLAB_STATIC_ROOT=str(collected_static),
                  SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="losslab.example.org")
     assert out.returncode == 0, out.stderr + out.stdout
     assert "no issues" in out.stdout
