@@ -135,7 +135,7 @@ class _Run:
         """Train one epoch. Returns (outcome, metrics); outcome is None, "stopped" or "diverged"."""
         self.model.train()
         steps = self.steps_per_epoch
-        batches = self.permutation(epoch).split(self.batch_size)[:steps]
+        perm, bs = self.permutation(epoch), self.batch_size
         log_every = max(1, steps // STEP_SAMPLES)
         read_every = max(log_every, READ_BACK_EVERY)
         grad_every = max(4, steps // GRAD_SAMPLES)  # every 4th step at most: short epochs spend little on it
@@ -144,9 +144,10 @@ class _Run:
         loss_sum = 0.0
         self.grad_norms.reset()
         classify = self.task == "classification"
-        for i, idx in enumerate(batches):
+        for i in range(steps):
             if self.reporter.should_stop():
                 return "stopped", {}
+            idx = perm[i * bs:(i + 1) * bs]
             yb = self.y[idx]
             out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
@@ -169,7 +170,7 @@ class _Run:
                         self.reporter.log_metrics(before + k + 1, {"train_loss_step": values[k - first]})
         metrics = {"train_loss": loss_sum / steps}
         if classify:
-            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * self.batch_size, len(self.X))
+            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
         metrics.update(self.grad_norms.means())
         return None, metrics
 
@@ -204,11 +205,14 @@ class _Run:
         """Validation loss and the shared metrics, under eval() and no_grad."""
         self.model.eval()
         with self.autocast():
-            out = torch.cat([self.model(self.Xv[i:i + EVAL_CHUNK]) for i in range(0, len(self.Xv), EVAL_CHUNK)])
-        out = out.float()
-        metrics = {"val_loss": float(self.loss_fn(out, self.yv))}
+            chunks = [self.model(self.Xv[i:i + EVAL_CHUNK]) for i in range(0, len(self.Xv), EVAL_CHUNK)]
+        out = (chunks[0] if len(chunks) == 1 else torch.cat(chunks)).float()
+        loss = self.loss_fn(out, self.yv)
+        metrics = {"val_loss": float(loss)}
         if self.task == "classification":
-            metrics.update(classification_metrics(out, self.yv, self.config.loss.name))
+            # Plain cross-entropy is the NLL already: not computed twice.
+            nll = loss if self.config.loss.name == "cross_entropy" and not self.config.loss.label_smoothing else None
+            metrics.update(classification_metrics(out, self.yv, self.config.loss.name, nll=nll))
         else:
             metrics.update(regression_metrics(out, self.yv, self.data.y_scale))
         return metrics

@@ -72,12 +72,17 @@ def predictions(out: torch.Tensor, loss: str) -> torch.Tensor:
     return out.argmax(1)
 
 
-def classification_metrics(out: torch.Tensor, y: torch.Tensor, loss: str) -> dict[str, float]:
-    """Accuracy and the NLL of the predicted probabilities, comparable across training losses."""
+def classification_metrics(
+    out: torch.Tensor, y: torch.Tensor, loss: str, nll: torch.Tensor | None = None
+) -> dict[str, float]:
+    """Accuracy and the NLL of the predicted probabilities, comparable across training losses.
+
+    `nll`: that NLL when the caller has it already (its loss is plain cross-entropy).
+    """
     out = out.float()
-    if loss == "bce":
+    if nll is None and loss == "bce":
         nll = F.binary_cross_entropy_with_logits(out.squeeze(1), y.float())
-    else:
+    elif nll is None:
         nll = F.cross_entropy(out, y)
     acc = (predictions(out, loss) == y).float().mean()
     return {"val_accuracy": float(acc), "val_nll": float(nll)}
