@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from tests.training.conftest import make_config
 from workers.training.config import LossConfig, ModelConfig
+from workers.training.data import load_dataset
 from workers.training.engine import train
 from workers.training.losses import build_loss, focal_loss, weight_penalty
 from workers.training.models import build_model, penalized_weights
@@ -108,3 +109,19 @@ def test_the_engine_adds_the_l1_penalty_to_the_objective():
         return sum(float(p.detach().abs().sum()) for p in penalized_weights(result.model))
 
     assert weight_mass(0.01) < 0.5 * weight_mass(0.0)
+
+
+@pytest.mark.parametrize("loss, same", [({"name": "cross_entropy"}, True),
+                                        ({"name": "cross_entropy", "label_smoothing": 0.2}, False),
+                                        ({"name": "focal", "focal_gamma": 2.0}, False)])
+def test_val_nll_is_the_unsmoothed_nll_whatever_the_training_loss(loss, same):
+    reporter = NullReporter()
+    result = train(make_config(loss=loss, epochs=1), reporter)
+    nll, val_loss = result.final["val_nll"], result.final["val_loss"]
+    # The model's own validation outputs, scored by plain cross-entropy.
+    model = result.model.eval()
+    data = load_dataset(make_config(loss=loss, epochs=1))
+    with torch.no_grad():
+        expected = F.cross_entropy(model(data.X_val).float(), data.y_val).item()
+    assert nll == pytest.approx(expected, rel=1e-5)
+    assert (nll == pytest.approx(val_loss, rel=1e-6)) is same
