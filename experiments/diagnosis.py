@@ -168,13 +168,18 @@ def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: floa
 
 
 def _generalization(val: np.ndarray, sv: np.ndarray, sbest: int) -> dict:
-    """Prechelt's GL (raw at the end and at its worst, and on the smoothed curve), and its onset."""
-    gl = 100 * (val / np.minimum.accumulate(val) - 1)
-    above = np.flatnonzero(100 * (sv[sbest:] / sv[sbest] - 1) > GL_ALPHA)
+    """Prechelt's GL (raw at the end and at its worst, and on the smoothed curve), and its onset.
+
+    A best loss of exactly 0 makes GL inf or NaN: no rule fires on it, and `_num` reports it as None.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gl = 100 * (val / np.minimum.accumulate(val) - 1)
+        above = np.flatnonzero(100 * (sv[sbest:] / sv[sbest] - 1) > GL_ALPHA)
+        gl_smooth = float(100 * (sv[-1] / sv[sbest] - 1))
     return {
         "gl_end": float(gl[-1]),
         "gl_max": float(gl.max()),
-        "gl_smooth": float(100 * (sv[-1] / sv[sbest] - 1)),
+        "gl_smooth": gl_smooth,
         "onset": sbest + int(above[0]) if len(above) else None,
     }
 

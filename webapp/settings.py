@@ -152,6 +152,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 # Where `collectstatic` writes (the Docker image runs it when it is built); outside VAR_DIR, which is a volume there.
 STATIC_ROOT = Path(os.environ.get("LOSSLAB_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns at each start when it is missing
 # Plotly.js is served from the installed plotly package: no CDN, works on closed networks.
 STATICFILES_DIRS = [
     BASE_DIR / "webapp" / "static",

@@ -205,3 +205,12 @@ def test_a_reason_is_written_even_when_evidence_is_missing():
     # Found by the API fuzz: a curve of two epochs whose second is non-finite.
     d = diagnose([0.0, None], [0.0, None], task="classification")
     assert d.verdict == "diverged" and d.evidence["reason"]
+
+
+def test_a_validation_loss_of_exactly_zero_gives_no_generalization_loss_and_no_numpy_warning():
+    val = [1.0, 0.5, 0.0, 0.0, 0.1, 0.2]  # a perfect fit on validation, then a little worse
+    with np.errstate(all="raise"):  # a 0/0 anywhere in the diagnosis would raise here
+        d = diagnose([1.0, 0.4, 0.1, 0.05, 0.02, 0.01], val)
+    evidence = d.as_dict()["evidence"]
+    assert evidence["generalization_loss"] is None and evidence["smoothed_generalization_loss"] is None
+    json.dumps(d.as_dict(), allow_nan=False)

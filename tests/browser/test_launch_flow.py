@@ -28,6 +28,11 @@ def page(live_server):
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         yield page
         browser.close()
+        # While Playwright's loop runs, Django keys its connections by that loop: the ones the test opened
+        # here are not those pytest-django closes, and would keep the test database from being dropped.
+        from django.db import connections
+
+        connections.close_all()
 
 
 def test_it_launches_a_run_and_draws_its_curves(page, live_server, team_and_user, start_worker):
