@@ -23,7 +23,10 @@ COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
 def test_compose_file_matches_the_official_schema():
-    jsonschema.validate(COMPOSE, json.loads(SCHEMA.read_text()))
+    schema = json.loads(SCHEMA.read_text())
+    assert "draft-07" in schema["$schema"]  # named without the trailing '#' that jsonschema looks it up by
+    jsonschema.Draft7Validator.check_schema(schema)
+    jsonschema.Draft7Validator(schema).validate(COMPOSE)
 
 
 def test_compose_runs_what_design_asks_for():
