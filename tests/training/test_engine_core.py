@@ -69,6 +69,10 @@ def test_it_ends_as_diverged_with_the_step_when_the_loss_blows_up(reporter):
     assert result.status == "diverged"
     assert result.diverged_step is not None and result.diverged_step >= 1
     assert f"at step {result.diverged_step}" in result.message
+    # Step losses are read back in bulk; every finite one before the blow-up is still reported (fewer than
+    # 50 steps an epoch: each is), and the reported step is the first non-finite one.
+    steps = [p[0] for p in reporter.points if p[1] == "train_loss_step"]
+    assert steps == list(range(1, result.diverged_step))
 
 
 def test_it_stops_within_one_batch_when_asked():

@@ -158,16 +158,17 @@ class _Run:
                 pending.clear()
                 first = i + 1 - len(values)  # index in the epoch of values[0]
                 bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
-                if bad is not None:
-                    self.diverged_step = self.state.step - len(values) + bad + 1
+                finite = values if bad is None else values[:bad]
+                before = self.state.step - (i + 1)  # steps taken before this epoch
+                for k in range(first, first + len(finite)):  # the sampled steps among those read back
+                    if (k + 1) % log_every == 0 or k + 1 == steps:
+                        self.reporter.log_metrics(before + k + 1, {"train_loss_step": finite[k - first]})
+                if bad is not None:  # the curve up to the blow-up is reported, then the step it happened at
+                    self.diverged_step = before + first + bad + 1
                     self.diverged_value = values[bad]
                     # The gradients sampled on the way to the blow-up say whether they exploded.
                     return "diverged", self.grad_norms.means()
                 loss_sum += sum(values)
-                before = self.state.step - (i + 1)  # steps taken before this epoch
-                for k in range(first, i + 1):  # the sampled steps among those read back
-                    if (k + 1) % log_every == 0 or k + 1 == steps:
-                        self.reporter.log_metrics(before + k + 1, {"train_loss_step": values[k - first]})
         metrics = {"train_loss": loss_sum / steps}
         if classify:
             metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
