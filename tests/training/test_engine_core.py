@@ -81,6 +81,7 @@ def test_it_stops_within_one_batch_when_asked():
     assert result.status == "stopped"
     assert result.steps == 5
     assert reporter.calls == 6
+    assert [p[0] for p in reporter.points if p[1] == "train_loss_step"] == [1, 2, 3, 4, 5]  # read back at the stop
 
 
 def test_a_resumed_run_reproduces_the_uninterrupted_curves(tmp_path):

@@ -146,6 +146,8 @@ class _Run:
         classify = self.task == "classification"
         for i in range(steps):
             if self.reporter.should_stop():
+                if pending:
+                    self.report_steps(pending, i - len(pending), steps, log_every)
                 return "stopped", {}
             idx = perm[i * bs:(i + 1) * bs]
             yb = self.y[idx]
@@ -154,26 +156,35 @@ class _Run:
             if classify:
                 outs.append((out, yb))
             if len(pending) == read_every or i + 1 == steps:
-                values = torch.stack(pending).tolist()
-                pending.clear()
-                first = i + 1 - len(values)  # index in the epoch of values[0]
-                bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
-                finite = values if bad is None else values[:bad]
-                before = self.state.step - (i + 1)  # steps taken before this epoch
-                for k in range(first, first + len(finite)):  # the sampled steps among those read back
-                    if (k + 1) % log_every == 0 or k + 1 == steps:
-                        self.reporter.log_metrics(before + k + 1, {"train_loss_step": finite[k - first]})
-                if bad is not None:  # the curve up to the blow-up is reported, then the step it happened at
-                    self.diverged_step = before + first + bad + 1
-                    self.diverged_value = values[bad]
+                total, bad = self.report_steps(pending, i + 1 - len(pending), steps, log_every)
+                if bad is not None:
                     # The gradients sampled on the way to the blow-up say whether they exploded.
                     return "diverged", self.grad_norms.means()
-                loss_sum += sum(values)
+                loss_sum += total
         metrics = {"train_loss": loss_sum / steps}
         if classify:
             metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
         metrics.update(self.grad_norms.means())
         return None, metrics
+
+    def report_steps(self, pending: list[torch.Tensor], first: int, steps: int, log_every: int) -> tuple:
+        """Read back the pending step losses (the epoch's steps `first`, `first` + 1, ...; one sync) and report
+        the sampled ones up to the first non-finite one, which is recorded as where the run diverged.
+
+        Returns the sum of the finite losses and the position of the non-finite one (None: all finite).
+        """
+        values = torch.stack(pending).tolist()
+        pending.clear()
+        bad = next((j for j, v in enumerate(values) if not math.isfinite(v)), None)
+        finite = values if bad is None else values[:bad]
+        before = self.state.step - first - len(values)  # steps taken before this epoch
+        for k in range(first, first + len(finite)):
+            if (k + 1) % log_every == 0 or k + 1 == steps:
+                self.reporter.log_metrics(before + k + 1, {"train_loss_step": finite[k - first]})
+        if bad is not None:
+            self.diverged_step = before + first + bad + 1
+            self.diverged_value = values[bad]
+        return sum(finite), bad
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
