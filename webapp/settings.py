@@ -161,8 +161,8 @@ STATICFILES_DIRS = [
 WHITENOISE_USE_FINDERS = True  # files as they are in the tree, for `make run` and the tests
 if not DEBUG:
     # Production: pages link the copies `collectstatic` wrote, named by a hash of their content, gzipped
-    # (plotly.min.js: 4.8 MB → 1.4 MB on the wire) and cached by browsers for a year. Running without
-    # them is refused at the first page rather than serving stale assets.
+    # (plotly.min.js: 4.8 MB → 1.5 MB on the wire) and cached by browsers for a year. Starting without
+    # them is refused by the system check losslab.E001 (webapp/apps.py), which `migrate` runs.
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
