@@ -134,8 +134,7 @@ class _Run:
     def train_epoch(self, epoch: int) -> tuple[Optional[str], dict[str, float]]:
         """Train one epoch. Returns (outcome, metrics); outcome is None, "stopped" or "diverged"."""
         self.model.train()
-        steps = self.steps_per_epoch
-        perm, bs = self.permutation(epoch), self.batch_size
+        perm, bs, steps = self.permutation(epoch), self.batch_size, self.steps_per_epoch
         log_every = max(1, steps // STEP_SAMPLES)
         read_every = max(log_every, READ_BACK_EVERY)
         grad_every = max(4, steps // GRAD_SAMPLES)  # every 4th step at most: short epochs spend little on it
