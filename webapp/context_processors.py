@@ -1,12 +1,15 @@
-"""Template context for every page: the user's teams and the one this session works in (top bar)."""
+"""Template context for every page: the user's teams and the one this session works in (top bar),
+and the finished run statuses, which base.html hands to the page scripts (LossLab.FINISHED)."""
 
 from experiments import selectors
+from experiments.models import Run
 
 
 def teams(request):
+    finished = {"run_finished_statuses": list(Run.FINISHED)}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {}
+        return finished
     from experiments.views_team import current_team
 
-    return {"user_teams": list(selectors.teams_for_user(user)), "current_team": current_team(request)}
+    return {**finished, "user_teams": list(selectors.teams_for_user(user)), "current_team": current_team(request)}

@@ -47,7 +47,7 @@
   function hoverText(run) {
     const parts = Object.entries(run.config).filter(([k]) => k !== "seed").map(([k, v]) => k + "=" + fmt(v));
     return "<b>" + run.name + "</b><br>loss: " + run.loss + " · seed " + run.seed +
-           (run.verdict ? " · " + run.verdict.replace("_", " ") : "") + (parts.length ? "<br>" + parts.join("<br>") : "");
+           (run.verdict ? " · " + window.LossLab.verdictLabel(run.verdict) : "") + (parts.length ? "<br>" + parts.join("<br>") : "");
   }
 
   // The legend lists one entry per curve while that stays readable; beyond, it is hidden.

@@ -17,7 +17,7 @@
   }
   const link = (href, text) => el("a", {href: href, text: text});
   const status = (s) => el("span", {class: "status status-" + s, text: s});
-  const verdict = (v) => (v ? el("span", {class: "verdict verdict-" + v, text: v.replace("_", " ")}) : "–");
+  const verdict = (v) => window.LossLab.verdictChip(v) || "–";
   const label = {val_accuracy: "acc", val_r2: "R²", val_rmse: "rmse", val_loss: "val loss"};
   const metric = (m) => (m ? label[m.key] + " " + Number(m.value).toFixed(m.key === "val_loss" ? 4 : 3) : "–");
 
@@ -62,14 +62,9 @@
     return data.live.length > 0;
   }
 
-  async function poll() {
-    let busy = true;
-    try {
-      const response = await fetch(root.dataset.api, {credentials: "same-origin", headers: {Accept: "application/json"}});
-      if (response.ok) busy = render(await response.json());
-    } catch (e) { /* offline for a moment: try again */ }
-    setTimeout(poll, busy ? 2000 : 8000);
-  }
+  // Every 2 s while something trains or waits, every 8 s when nothing does (a new run may still appear).
+  const BUSY = 2000, IDLE = 8000;
+  const poll = async () => (render(await window.LossLab.getJSON(root.dataset.api)) ? "busy" : "idle");
   const busy = render(JSON.parse(initial.textContent));
-  setTimeout(poll, busy ? 2000 : 8000);
+  window.LossLab.poll(poll, {every: BUSY, idle: IDLE, first: busy ? BUSY : IDLE});
 })();

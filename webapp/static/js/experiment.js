@@ -4,12 +4,11 @@
   const table = document.getElementById("runs");
   if (!table) return;
   const url = "/api/runs?limit=1000&experiment=" + table.dataset.experiment + "&ids=";
-  const done = ["succeeded", "failed", "diverged", "cancelled"];
   const fmt = (v, d) => (v == null ? "–" : Number(v).toFixed(d));
 
   function update(run) {
     const row = table.querySelector('tr[data-run="' + run.id + '"]');
-    if (!row) return false;
+    if (!row) return;
     const f = (name) => row.querySelector('[data-field="' + name + '"]');
     f("status").textContent = run.status;
     f("status").className = "status status-" + run.status;
@@ -20,23 +19,20 @@
     f("best_val_loss").textContent = fmt(best.val_loss, 4);
     f("best_metric").textContent = best.val_accuracy != null ? "acc " + fmt(best.val_accuracy, 3)
                                   : best.val_rmse != null ? "rmse " + fmt(best.val_rmse, 3) : "–";
-    f("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict.replace("_", " ") + "</span>" : "";
-    return !done.includes(run.status);
+    f("verdict").replaceChildren(window.LossLab.verdictChip(run.verdict) || "");
   }
 
   // Only the rows still queued or running are asked for: a page of finished runs costs no polling.
   const unfinished = () => [...table.querySelectorAll("tbody tr[data-run]")]
-    .filter((tr) => !done.includes(tr.querySelector('[data-field="status"]').textContent.trim()))
+    .filter((tr) => !window.LossLab.isFinished(tr.querySelector('[data-field="status"]').textContent.trim()))
     .map((tr) => tr.dataset.run);
 
+  // Returns false once every row on the page has finished: polling stops.
   async function poll() {
     const ids = unfinished();
-    if (!ids.length) return;
-    try {
-      const runs = await (await fetch(url + ids.join(","), {credentials: "same-origin"})).json();
-      runs.forEach(update);
-    } catch (e) { /* a network blip: try again next time */ }
-    setTimeout(poll, 1500);
+    if (!ids.length) return false;
+    (await window.LossLab.getJSON(url + ids.join(","))).forEach(update);
+    return unfinished().length > 0;
   }
-  poll();
+  window.LossLab.poll(poll, {every: 1500});
 })();

@@ -5,7 +5,7 @@
   if (!root) return;
   const runUrl = root.dataset.api, metricsUrl = root.dataset.metrics;
   const series = {};           // key -> {step: [], value: [], time: []}
-  let lastStep = -1, finished = false, drawn = false;
+  let lastStep = -1, drawn = false;
   const layoutBase = {margin: {t: 36, r: 16, b: 40, l: 56}, height: 300, legend: {orientation: "h", y: -0.2},
                       font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)"};
 
@@ -112,7 +112,7 @@
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
     field("eta").textContent = run.eta_seconds != null ? "· ETA " + fmtSeconds(run.eta_seconds) : "";
     field("placement").textContent = "attempt " + run.attempt + (run.worker ? " · worker " + run.worker : "");
-    field("verdict").innerHTML = run.verdict ? '<span class="verdict verdict-' + run.verdict + '">' + run.verdict.replace("_", " ") + "</span>" : "";
+    field("verdict").replaceChildren(window.LossLab.verdictChip(run.verdict) || "");
     const err = field("error");
     err.hidden = !run.error; err.textContent = run.error;
     diagnosis = (run.summary || {}).diagnosis || null;
@@ -124,24 +124,24 @@
       diagnosis.suggestions.forEach((s) => { const li = document.createElement("li"); li.textContent = s; ul.appendChild(li); });
       box.appendChild(ul);
     }
+    const finished = window.LossLab.isFinished(run.status);
     const cancel = document.getElementById("cancel-form");
-    if (cancel && ["succeeded", "failed", "diverged", "cancelled"].includes(run.status)) cancel.hidden = true;
-    finished = ["succeeded", "failed", "diverged", "cancelled"].includes(run.status);
+    if (cancel && finished) cancel.hidden = true;
+    return !finished;
   }
 
+  // Returns false once the run has finished: its page then stops polling.
   async function poll() {
-    try {
-      const run = await (await fetch(runUrl, {credentials: "same-origin"})).json();
-      const m = await (await fetch(metricsUrl + "?since_step=" + lastStep, {credentials: "same-origin"})).json();
-      merge(m.series);
-      const before = lastStep, verdictBefore = JSON.stringify(diagnosis);
-      if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
-      // Status after the curves: a run never shows "succeeded" while its last epoch is still undrawn.
-      showRun(run);
-      // Redraw only when there is something new: four Plotly charts every second cost a busy laptop.
-      if (!drawn || lastStep !== before || JSON.stringify(diagnosis) !== verdictBefore) { draw(); drawn = true; }
-    } catch (e) { console.warn("poll failed", e); }
-    if (!finished) setTimeout(poll, 1000);
+    const run = await window.LossLab.getJSON(runUrl);
+    const m = await window.LossLab.getJSON(metricsUrl + "?since_step=" + lastStep);
+    merge(m.series);
+    const before = lastStep, verdictBefore = JSON.stringify(diagnosis);
+    if (m.last_step != null) lastStep = Math.max(lastStep, m.last_step);
+    // Status after the curves: a run never shows "succeeded" while its last epoch is still undrawn.
+    const live = showRun(run);
+    // Redraw only when there is something new: four Plotly charts every second cost a busy laptop.
+    if (!drawn || lastStep !== before || JSON.stringify(diagnosis) !== verdictBefore) { draw(); drawn = true; }
+    return live;
   }
-  poll();
+  window.LossLab.poll(poll, {every: 1000});
 })();
