@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -42,9 +42,9 @@ def say(msg: str) -> None:
 
 
 def run_training(quick: bool, threads: int) -> dict:
+    import bench_training
     import torch
 
-    import bench_training
     from workers.training.config import RunConfig
 
     torch.set_num_threads(threads)
@@ -71,8 +71,9 @@ def backends() -> list[tuple[str, str]]:
 
 def throwaway_postgres(admin_url: str):
     """Create a uniquely named database next to DATABASE_URL's; returns (url, drop function)."""
-    import psycopg
     from urllib.parse import urlparse, urlunparse
+
+    import psycopg
 
     name = f"losslab_bench_{os.getpid()}"
     parts = urlparse(admin_url)
@@ -143,7 +144,6 @@ def run_footprint() -> dict:
 
 
 def run_browser(tmp: pathlib.Path, listing: dict, compare: dict | None, quick: bool) -> dict:
-    import browser
 
     big = listing["runs_big"]
     pages = {
@@ -245,7 +245,7 @@ def main() -> None:
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
-    started, load_before = datetime.now(timezone.utc), load()
+    started, load_before = datetime.now(UTC), load()
     with tempfile.TemporaryDirectory(prefix="losslab-bench-") as tmp:
         rows, figures = collect(args, pathlib.Path(tmp))
     header = (f"LossLab benchmark, {started:%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} CPUs), "

@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench_compare import history  # noqa: E402  (the same curves; numpy only, no Django)
+from bench_compare import history
 
 
 def main() -> None:

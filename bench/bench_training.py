@@ -26,12 +26,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from workers.training import engine  # noqa: E402
-from workers.training.config import RunConfig  # noqa: E402
-from workers.training.data import load_dataset  # noqa: E402
-from workers.training.losses import build_loss, n_outputs  # noqa: E402
-from workers.training.models import build_model  # noqa: E402
-from workers.training.optim import build_optimizer  # noqa: E402
+from workers.training import engine
+from workers.training.config import RunConfig
+from workers.training.data import load_dataset
+from workers.training.losses import build_loss, n_outputs
+from workers.training.models import build_model
+from workers.training.optim import build_optimizer
 
 
 class BufferingReporter:

@@ -141,9 +141,8 @@ def measure(db_url: str, pages: dict[str, dict], repeats: int, shots: pathlib.Pa
     cold load in Playwright is followed by one in a Chromium without a DevTools client (devtools_pipe.py)."""
     if not shutil.which(CHROMIUM):
         return {"skipped": f"{CHROMIUM} not installed"}
-    from playwright.sync_api import sync_playwright
-
     import devtools_pipe
+    from playwright.sync_api import sync_playwright
 
     proc, base = serve(db_url)
     results: dict[str, list[dict]] = {label: [] for label in pages}

@@ -66,6 +66,7 @@ def running_run(exp, name: str):
 def bench_logging(exp, quick: bool) -> dict:
     """bench/loop.py bare vs the same loop reporting every step through the worker's DbReporter."""
     import loop
+
     from workers.runner import DbReporter
 
     X, y = loop.digits()
@@ -98,6 +99,7 @@ def _points(run_id: int) -> int:
 def bench_engine(exp, quick: bool) -> dict:
     """The worker's path: engine.train() with the real DbReporter, vs the bare loop of bench_training."""
     import bench_training
+
     from workers.runner import DbReporter
     from workers.training import engine
     from workers.training.config import RunConfig

@@ -12,7 +12,8 @@ batches taken by index slicing of a random permutation.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 from torch import nn

@@ -136,7 +136,7 @@ def footprint_rows(fp: dict | None) -> list[Row]:
     roles = ", ".join(f"{k} {v:.0f}" for k, v in sorted(fp["rss_by_role_mb"].items()))
     ready = fp.get("ready_s")
     return [
-        Row("footprint", f"`make run` idle: resident memory of web + worker (main + pool child) + scheduler",
+        Row("footprint", "`make run` idle: resident memory of web + worker (main + pool child) + scheduler",
             f"{fp['rss_mb']:.0f} MB ({roles})", "MLflow server: 1,100-2,600 MB (anchor)",
             f"×{1100 / fp['rss_mb']:.1f}-{2600 / fp['rss_mb']:.1f} less", "≤ 600 MB", fp["rss_mb"] <= 600),
         Row("footprint", "`manage.py runlocal` to /login/ 200 and worker ready",

@@ -1,7 +1,7 @@
 """Django admin (staff only): the GPU queue, workers, team limits, runs.
 
-Every queue change goes through a named service in experiments/queue.py or
-services.py, never through a field written here: those services are where
+Every queue change goes through a named service in experiments/queue/ or
+experiments/services/, never through a field written here: those services are where
 the side effects live (tickets sent to workers, drain told to the worker).
 """
 
@@ -20,8 +20,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from experiments import queue, selectors, services
+from experiments.errors import Refused
 from experiments.models import ApiToken, Experiment, Membership, QueuedRun, QueueState, Run, Team, Upload, Worker
-from experiments.templatetags.losslab import rough_duration
+from webapp.templatetags.losslab import rough_duration
 
 
 def _each(modeladmin, request, objects, action, done: str) -> None:
@@ -31,7 +32,7 @@ def _each(modeladmin, request, objects, action, done: str) -> None:
         try:
             action(obj)
             ok += 1
-        except (queue.QueueError, services.ServiceError) as exc:
+        except Refused as exc:
             modeladmin.message_user(request, f"{obj}: {exc}", messages.WARNING)
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)

@@ -9,8 +9,8 @@ comparison inside its time budget.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from django.db import transaction

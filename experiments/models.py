@@ -182,7 +182,7 @@ class QueueState(models.Model):
     changed = models.DateTimeField(auto_now=True)
 
     @classmethod
-    def get(cls) -> "QueueState":
+    def get(cls) -> QueueState:
         return cls.objects.get_or_create(pk=1)[0]
 
     def __str__(self) -> str:

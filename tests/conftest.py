@@ -91,7 +91,7 @@ class WorkerProcess:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
+    def start(self) -> WorkerProcess:
         cmd = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "runs", "-c", "1",
                "--prefetch-multiplier", "1", "-n", f"{self.name}@test", "-l", "info", "--without-mingle",
                "--without-gossip"]

@@ -89,10 +89,10 @@ def load(spec: Spec):
         # Standardise on the training split so MSE is comparable across datasets.
         mu, sd = y_tr.mean(), y_tr.std()
         y_tr, y_va = (y_tr - mu) / sd, (y_va - mu) / sd
-        yt = lambda a: torch.tensor(a, dtype=torch.float32).unsqueeze(1)  # noqa: E731
+        yt = lambda a: torch.tensor(a, dtype=torch.float32).unsqueeze(1)
     else:
-        yt = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
-    xt = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        yt = lambda a: torch.tensor(a, dtype=torch.long)
+    xt = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)
     return task, xt(x_tr), yt(y_tr), xt(x_va), yt(y_va)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.diagnosis import VERDICTS, diagnose
+from experiments.analysis.diagnosis import VERDICTS, diagnose
 
 CURVES = json.loads((Path(__file__).parent / "curves" / "labelled_curves.json").read_text())["curves"]
 MIN_ACCURACY = {"tune": 0.9, "holdout": 0.8}

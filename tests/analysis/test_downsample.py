@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.downsample import minmax_downsample, smooth_ema
+from experiments.analysis.downsample import minmax_downsample, smooth_ema
 
 
 def _buckets(n: int, max_points: int, slots: int = 2) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
+from experiments.analysis.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
 
 
 def brute_prob_greater(x, y):

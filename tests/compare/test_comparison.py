@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from experiments import comparison, metric_store
-from experiments.services import ServiceError
+from experiments import metric_store
+from experiments.selectors import comparison
+from experiments.errors import Refused
 from tests.compare.factories import make_run
 
 
@@ -14,10 +15,10 @@ def api(client, experiment, **params):
 
 def test_it_parses_run_ids_and_names_the_field_when_they_are_bad():
     assert comparison.parse_run_ids(["3,5", "5", " 8 "]) == [3, 5, 8]
-    with pytest.raises(ServiceError) as exc:
+    with pytest.raises(Refused) as exc:
         comparison.parse_run_ids("3,abc")
     assert exc.value.field == "runs"
-    with pytest.raises(ServiceError):
+    with pytest.raises(Refused):
         comparison.parse_run_ids(",".join(str(i) for i in range(comparison.MAX_RUNS + 1)))
 
 

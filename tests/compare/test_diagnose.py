@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.diagnosis import VERDICTS
+from experiments.analysis.diagnosis import VERDICTS
 from workers.runner import summarize
 
 BASE = math.log(10)

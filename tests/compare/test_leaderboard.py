@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments import leaderboard
+from experiments.selectors import leaderboard
 from experiments.models import Run
 from tests.compare.factories import make_run
 
@@ -158,8 +158,8 @@ def _sweep(experiment):
 
 
 def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
-    from experiments import ranking
-    from experiments.comparison import flatten_config
+    from experiments.analysis import ranking
+    from experiments.analysis.tables import flatten_config
 
     _sweep(experiment)
     board = leaderboard.leaderboard_get(experiment=experiment)

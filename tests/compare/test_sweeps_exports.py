@@ -8,7 +8,7 @@ import pytest
 
 from experiments import metric_store
 from experiments.models import Run, SavedComparison
-from experiments.sweeps import MAX_SWEEP_RUNS, sweep_expand, sweep_size
+from experiments.services.sweeps import MAX_SWEEP_RUNS, sweep_expand, sweep_size
 from tests.compare.factories import make_run
 
 

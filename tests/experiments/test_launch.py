@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from experiments.forms import flatten
+from webapp.pages.forms import flatten
 from experiments.models import Run
 from tests.helpers import tiny_config
 from workers.training.config import RunConfig
@@ -146,7 +146,7 @@ def test_the_experiment_page_lists_runs_with_progress(alice_client, experiment):
 
 
 def test_every_choice_of_the_form_says_what_it_does():
-    from experiments.forms import RunLaunchForm
+    from webapp.pages.forms import RunLaunchForm
 
     form = RunLaunchForm()
     for name in ("dataset__name", "model__arch", "model__activation", "optimizer__name", "schedule__name",

@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Run
-from experiments.views import RUNS_PER_PAGE
+from webapp.pages.runs import RUNS_PER_PAGE
 from workers.training.config import RunConfig
 
 

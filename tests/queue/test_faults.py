@@ -18,7 +18,7 @@ from experiments import metric_store
 from experiments.models import Run, Worker
 from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, assert_history_exactly_once, launch, raw_steps, reload
-from workers.scheduler import reconcile
+from experiments.queue import reconcile
 
 pytestmark = pytest.mark.integration
 # A few seconds on one thread (45 steps an epoch, every step sampled): long enough to interrupt mid-run.

@@ -10,7 +10,7 @@ import pytest
 from experiments.models import QueueState, Worker
 from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, launch, reload
-from workers.scheduler import broker_pending
+from experiments.queue.tickets import broker_pending
 
 pytestmark = pytest.mark.integration
 

@@ -39,7 +39,8 @@ def csv_file(content: bytes | str, name: str = "data.csv") -> SimpleUploadedFile
 
 
 def make_world(marker: str, django_user_model) -> World:
-    from experiments import metric_store, services, uploads
+    from experiments import metric_store, services
+    from experiments.services import uploads
     from experiments.models import Run
 
     user = django_user_model.objects.create_user(f"{marker}_user", password="correct-horse-battery")

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import Client
 
-from experiments.forms import RunLaunchForm
+from webapp.pages.forms import RunLaunchForm
 from experiments.models import Run
 from tests.experiments.test_launch import form_data
 from tests.helpers import tiny_config

@@ -56,7 +56,7 @@ def test_it_refuses_an_oversized_file_before_parsing_it(alice_client, upload_dir
 
 
 def test_it_refuses_too_many_rows_and_columns(alice_client, upload_dir, monkeypatch):
-    import experiments.uploads as uploads
+    import experiments.services.uploads as uploads
 
     monkeypatch.setattr(uploads, "MAX_ROWS", 5)
     monkeypatch.setattr(uploads, "MAX_COLUMNS", 3)

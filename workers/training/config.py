@@ -72,7 +72,7 @@ class DatasetConfig(_Strict):
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
 
     @model_validator(mode="after")
-    def _csv_needs_upload(self) -> "DatasetConfig":
+    def _csv_needs_upload(self) -> DatasetConfig:
         if self.name == "csv" and (self.upload is None or not self.target):
             raise ValueError("upload: dataset 'csv' needs 'upload' and 'target'")
         return self
@@ -94,7 +94,7 @@ class ModelConfig(_Strict):
     heads: int = Field(4, ge=1, le=16, description="Attention heads (transformer); must divide the width.")
 
     @model_validator(mode="after")
-    def _widths_in_range(self) -> "ModelConfig":
+    def _widths_in_range(self) -> ModelConfig:
         for w in self.hidden:
             if not 1 <= w <= MAX_WIDTH:
                 raise ValueError(f"hidden: each width must be between 1 and {MAX_WIDTH}")
@@ -158,7 +158,7 @@ class RunConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _loss_fits_task(self) -> "RunConfig":
+    def _loss_fits_task(self) -> RunConfig:
         task, classes = DATASETS[self.dataset.name]
         if self.dataset.name == "csv" and self.dataset.task:
             task = self.dataset.task
@@ -176,7 +176,7 @@ class RunConfig(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _arch_fits_dataset(self) -> "RunConfig":
+    def _arch_fits_dataset(self) -> RunConfig:
         arch, name = self.model.arch, self.dataset.name
         if arch == "cnn" and name not in IMAGE_DATASETS:
             raise ValueError(f"model.arch: cnn needs image data (digits), not dataset '{name}'")

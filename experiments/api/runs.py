@@ -1,83 +1,19 @@
-"""The JSON API under /api/ (django-ninja): session auth with CSRF, or `Authorization: Bearer <token>`.
-
-The OpenAPI document is served at /api/openapi.json. Invalid input is answered
-422 (schema) or 400 (business rule) with `errors: [{field, message}]`.
-"""
+"""Experiments and runs: list, create, launch, cancel, and a run's metrics."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Optional
 
-from django.http import Http404, HttpRequest
-from django.utils import timezone
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
-from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, django_auth
 
 from experiments import metric_store, selectors, services
-from experiments.models import ApiToken, Run, Team
+from experiments.errors import Refused
+from experiments.models import Run, Team
 from workers.training.config import RunConfig
 
-
-class TokenAuth(HttpBearer):
-    def authenticate(self, request: HttpRequest, token: str):
-        try:
-            api_token = ApiToken.objects.select_related("user").get(digest=ApiToken.hash(token))
-        except ApiToken.DoesNotExist:
-            return None
-        if not api_token.user.is_active:
-            return None
-        ApiToken.objects.filter(pk=api_token.pk).update(last_used=timezone.now())
-        request.user = api_token.user
-        return api_token.user
-
-
-api = NinjaAPI(
-    title="LossLab API",
-    version="1.0",
-    auth=[TokenAuth(), django_auth],
-    openapi_url="/openapi.json",
-    docs_url="/docs",
-    urls_namespace="api",
-)
-
-
-def _api_error(e: dict) -> dict:
-    loc = [p for p in e.get("loc", []) if p not in ("body", "payload", "query", "path", "q", "filters")]
-    parts, msg = services.error_location(loc, str(e.get("msg", "invalid")))
-    return {"field": ".".join(parts) or "body", "message": msg}
-
-
-@api.exception_handler(ValidationError)
-def on_validation_error(request, exc: ValidationError):
-    errors = [_api_error(e) for e in exc.errors]
-    return api.create_response(request, {"detail": "Invalid input.", "errors": errors}, status=422)
-
-
-@api.exception_handler(services.ServiceError)
-def on_service_error(request, exc: services.ServiceError):
-    body = {"detail": exc.message, "errors": [{"field": exc.field or "body", "message": exc.message}]}
-    return api.create_response(request, body, status=exc.status)
-
-
-@api.exception_handler(AuthenticationError)
-def on_auth_error(request, exc):
-    return api.create_response(request, {"detail": "Authentication required."}, status=401)
-
-
-@api.exception_handler(HttpError)
-def on_http_error(request, exc: HttpError):
-    # e.g. a body that is not JSON: still name what is wrong, in the same shape as other errors.
-    body = {"detail": str(exc), "errors": [{"field": "body", "message": str(exc)}]}
-    return api.create_response(request, body, status=exc.status_code)
-
-
-@api.exception_handler(Http404)
-def on_not_found(request, exc):
-    return api.create_response(request, {"detail": "Not found."}, status=404)
-
+router = Router(tags=["runs"])
 
 # A larger id cannot exist, and would overflow the database's integer on lookup.
 DB_MAX_ID = 2**63 - 1
@@ -108,12 +44,12 @@ def _experiment_out(e) -> dict:
     }
 
 
-@api.get("/experiments", response=list[ExperimentOut], tags=["experiments"])
+@router.get("/experiments", response=list[ExperimentOut], tags=["experiments"])
 def list_experiments(request):
     return [_experiment_out(e) for e in selectors.experiments_for_user(request.user)]
 
 
-@api.post("/experiments", response={201: ExperimentOut}, tags=["experiments"])
+@router.post("/experiments", response={201: ExperimentOut}, tags=["experiments"])
 def create_experiment(request, payload: ExperimentIn):
     team = _team_for(request, payload.team)
     exp = services.experiment_create(team=team, user=request.user, name=payload.name, description=payload.description)
@@ -124,11 +60,11 @@ def _team_for(request, team_id: int | None) -> Team:
     teams = selectors.teams_for_user(request.user)
     if team_id is None:
         if teams.count() != 1:
-            raise services.ServiceError("Say which team: you belong to several (or none).", field="team")
+            raise Refused("Say which team: you belong to several (or none).", field="team")
         return teams.get()
     team = teams.filter(pk=team_id).first()
     if team is None:
-        raise services.ServiceError("No such team.", field="team")
+        raise Refused("No such team.", field="team")
     return team
 
 
@@ -194,7 +130,7 @@ class RunFilter(Schema):
     )
 
 
-@api.get("/runs", response=list[RunOut], tags=["runs"])
+@router.get("/runs", response=list[RunOut], tags=["runs"])
 def list_runs(request, filters: Query[RunFilter]):
     runs = selectors.runs_for_user(request.user)
     if filters.ids is not None:
@@ -207,15 +143,15 @@ def list_runs(request, filters: Query[RunFilter]):
     return [run_out(r, positions, starts) for r in runs[: filters.limit]]
 
 
-@api.post("/runs", response={201: RunOut}, tags=["runs"])
+@router.post("/runs", response={201: RunOut}, tags=["runs"])
 def launch_run(request, payload: RunIn):
     try:
         experiment = selectors.experiment_get(user=request.user, experiment_id=payload.experiment)
-    except Http404:
-        raise services.ServiceError("No such experiment.", field="experiment") from None
+    except Refused:
+        raise Refused("No such experiment.", field="experiment") from None
     try:
         run = services.run_launch(experiment=experiment, user=request.user, config=payload.config, name=payload.name)
-    except services.ServiceError as exc:
+    except Refused as exc:
         # The service names config fields as the form does ("dataset.upload"); the API body nests them in "config".
         if exc.field and exc.field.split(".")[0] in RunConfig.model_fields:
             exc.field = f"config.{exc.field}"
@@ -223,13 +159,13 @@ def launch_run(request, payload: RunIn):
     return Status(201, run_out(run, selectors.queue_positions(), selectors.queue_start_etas()))
 
 
-@api.get("/runs/{run_id}", response=RunOut, tags=["runs"])
+@router.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     return run_out(run, selectors.queue_positions(), selectors.queue_start_etas())
 
 
-@api.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
+@router.post("/runs/{run_id}/cancel", response=RunOut, tags=["runs"])
 def cancel_run(request, run_id: int):
     run = services.run_cancel(run=selectors.run_get(user=request.user, run_id=run_id))
     return run_out(run)
@@ -240,7 +176,7 @@ class MetricsQuery(Schema):
     keys: Optional[str] = Field(None, max_length=2000, description="Comma-separated metric keys; all by default.")
 
 
-@api.get("/runs/{run_id}/metrics", tags=["runs"])
+@router.get("/runs/{run_id}/metrics", tags=["runs"])
 def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
     """Every metric series of a run: `{series: {key: {step, value, time}}, last_step, status}`."""
     run = selectors.run_get(user=request.user, run_id=run_id)
@@ -251,47 +187,3 @@ def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
         "run": run.pk, "status": run.status, "epoch": run.epoch, "epochs": run.epochs,
         "last_step": last_step, "series": {k: s.as_dict() for k, s in series.items()},
     }
-
-
-# --- compare, rank, diagnose (their own module; same auth and error shape)
-from experiments.api_analysis import router as analysis_router  # noqa: E402
-
-api.add_router("", analysis_router)
-
-# --- team dashboard and uploads
-
-
-class DashboardQuery(Schema):
-    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to the session's current team.")
-
-
-@api.get("/dashboard", tags=["teams"])
-def dashboard(request, q: Query[DashboardQuery]):
-    """The team dashboard's data: experiments with their leader, live runs, recent results, saved views."""
-    from experiments.dashboard import dashboard_data
-
-    if q.team is not None:
-        team = selectors.teams_for_user(request.user).filter(pk=q.team).first()
-    else:
-        team = selectors.team_current(user=request.user, team_id=request.session.get("team_id"))
-    if team is None:
-        raise Http404("No such team")
-    return dashboard_data(team=team)
-
-
-class UploadOut(Schema):
-    id: int
-    team_id: int
-    original_name: str
-    size_bytes: int
-    rows: int
-    columns: list[dict[str, Any]]
-    created: datetime
-
-
-@api.get("/uploads", response=list[UploadOut], tags=["teams"])
-def list_uploads(request):
-    """CSV uploads of all your teams (use an id as config.dataset.upload with dataset 'csv')."""
-    from experiments.models import Upload
-
-    return list(Upload.objects.filter(team__in=selectors.teams_for_user(request.user)))

@@ -10,14 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import math
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from experiments import metric_store
-from experiments.comparison import flatten_config
+from experiments.analysis.history import json_safe
+from experiments.analysis.tables import flatten_config, spreadsheet_safe
 from experiments.models import Experiment, Run
 
 RUN_FIELDS = ["id", "name", "status", "verdict", "seed", "group_hash", "created", "finished_at", "best_epoch"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> Any:
@@ -30,7 +31,7 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return spreadsheet_safe(text)
 
 
 def _summary_flat(summary: dict) -> dict[str, Any]:
@@ -77,8 +78,6 @@ def experiment_runs_csv(experiment: Experiment) -> Iterator[str]:
 
 
 def experiment_runs_json(experiment: Experiment) -> dict[str, Any]:
-    from experiments.run_diagnosis import json_safe
-
     runs = [
         {"id": r.pk, "name": r.name, "status": r.status, "verdict": r.verdict, "seed": r.seed,
          "group_hash": r.group_hash, "created": r.created.isoformat(),

@@ -9,8 +9,10 @@ from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator, model_validator
 
-from experiments import comparison, leaderboard, selectors
-from experiments.run_diagnosis import json_safe
+from experiments import selectors
+from experiments.analysis.diagnosis import diagnose as run_diagnosis
+from experiments.analysis.history import json_safe
+from experiments.selectors import comparison, leaderboard
 
 router = Router(tags=["analysis"])
 
@@ -91,7 +93,7 @@ class DiagnoseIn(Schema):
         return value
 
     @model_validator(mode="after")
-    def _same_length(self) -> "DiagnoseIn":
+    def _same_length(self) -> DiagnoseIn:
         if len(self.train_loss) != len(self.val_loss):
             raise ValueError(
                 f"val_loss: has {len(self.val_loss)} values but train_loss has {len(self.train_loss)}; send one per epoch"
@@ -108,8 +110,6 @@ class DiagnoseOut(Schema):
 @router.post("/diagnose", response=DiagnoseOut)
 def diagnose(request, payload: DiagnoseIn):
     """Diagnose a run from its per-epoch curves: overfitting, underfitting, good_fit, diverged, unstable or still_improving."""
-    from experiments.diagnosis import diagnose as run_diagnosis
-
     nan = float("nan")
     diag = run_diagnosis(
         [nan if v is None else v for v in payload.train_loss], [nan if v is None else v for v in payload.val_loss],

@@ -8,16 +8,17 @@ sends a few hundred points per curve and still shows every spike.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import orjson
 
 from experiments import metric_store
-from experiments.downsample import minmax_downsample
+from experiments.analysis.downsample import minmax_downsample
+from experiments.analysis.tables import flatten_config
+from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, MetricChunk, Run
-from experiments.services import ServiceError
 from workers.training.config import DATASETS
 
 X_AXES = ("step", "epoch", "time")
@@ -45,11 +46,11 @@ def parse_run_ids(raw: str | Iterable[str] | None) -> list[int]:
         if not token:
             continue
         if not token.isdigit():
-            raise ServiceError(f"Run ids are whole numbers separated by commas; got {token!r}.", field="runs", status=422)
+            raise Refused(f"Run ids are whole numbers separated by commas; got {token!r}.", field="runs", code=ErrorCode.MALFORMED)
         if int(token) not in ids:
             ids.append(int(token))
     if len(ids) > MAX_RUNS:
-        raise ServiceError(f"Compare at most {MAX_RUNS} runs at once; {len(ids)} were chosen.", field="runs", status=422)
+        raise Refused(f"Compare at most {MAX_RUNS} runs at once; {len(ids)} were chosen.", field="runs", code=ErrorCode.MALFORMED)
     return ids
 
 
@@ -58,7 +59,7 @@ def compare_runs(*, experiment: Experiment, run_ids: list[int]) -> list[Run]:
     found = {r.pk: r for r in experiment.runs.filter(pk__in=run_ids)}
     unknown = [i for i in run_ids if i not in found]
     if unknown:
-        raise ServiceError(f"No run {', '.join(map(str, unknown))} in this experiment.", field="runs", status=422)
+        raise Refused(f"No run {', '.join(map(str, unknown))} in this experiment.", field="runs", code=ErrorCode.MALFORMED)
     return [found[i] for i in run_ids]
 
 
@@ -101,16 +102,6 @@ def loss_awareness(runs: list[Run]) -> dict[str, Any]:
         "shared_metrics": shared,
         "default_keys": [shared[0]] if mixed and shared else ["train_loss", "val_loss"],
     }
-
-
-def flatten_config(data: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flatten_config(value, prefix=f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _kind(values: list) -> str:
@@ -234,7 +225,7 @@ def run_brief(run: Run, diff_fields: list[str]) -> dict[str, Any]:
     flat = flatten_config(run.config or {})
     best = (run.summary or {}).get("best") or {}
     final = (run.summary or {}).get("final") or {}
-    pick = lambda d: {k: d[k] for k in SUMMARY_KEYS if isinstance(d.get(k), (int, float))}  # noqa: E731
+    pick = lambda d: {k: d[k] for k in SUMMARY_KEYS if isinstance(d.get(k), (int, float))}
     return {
         "id": run.pk, "name": run.name, "status": run.status, "verdict": run.verdict, "seed": run.seed,
         "loss": loss_kind(run.config or {}), "config": {f: flat.get(f, MISSING) for f in diff_fields},
@@ -248,9 +239,9 @@ def comparison_get(
 ) -> dict[str, Any]:
     """Everything the compare page (and `GET /api/experiments/{id}/compare`) shows for the chosen runs."""
     if x not in X_AXES:
-        raise ServiceError(f"x must be one of {', '.join(X_AXES)}.", field="x", status=422)
+        raise Refused(f"x must be one of {', '.join(X_AXES)}.", field="x", code=ErrorCode.MALFORMED)
     if not 4 <= max_points <= MAX_POINTS:
-        raise ServiceError(f"max_points must be between 4 and {MAX_POINTS}.", field="max_points", status=422)
+        raise Refused(f"max_points must be between 4 and {MAX_POINTS}.", field="max_points", code=ErrorCode.MALFORMED)
     runs = compare_runs(experiment=experiment, run_ids=run_ids)
     aware = loss_awareness(runs) if runs else {"default_keys": ["train_loss", "val_loss"], "mixed_losses": False}
     keys = keys or aware["default_keys"]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments import selectors, services
-from experiments.forms import TokenForm
+from experiments.errors import Refused
+from webapp.pages.forms import TokenForm
 
 _NEW_TOKEN = "new_api_token"
 
@@ -22,7 +22,7 @@ def token_list(request):
             # Kept in the server-side session (not a cookie) for the one page view that shows it.
             request.session[_NEW_TOKEN] = {"id": token.pk, "secret": secret}
             return redirect("token_list")
-        except services.ServiceError as exc:
+        except Refused as exc:
             form.add_error("name", exc.message)
     new_token = request.session.pop(_NEW_TOKEN, None)
     context = {"form": form, "tokens": selectors.tokens_for_user(request.user), "new_token": new_token}
@@ -31,9 +31,6 @@ def token_list(request):
 
 @require_POST
 def token_revoke(request, token_id: int):
-    try:
-        services.token_revoke(user=request.user, token_id=token_id)
-    except services.ServiceError:
-        raise Http404("No such token") from None
+    services.token_revoke(user=request.user, token_id=token_id)  # another user's token: not found (404)
     messages.success(request, "Token revoked: scripts using it can no longer call the API.")
     return redirect("token_list")

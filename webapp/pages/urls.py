@@ -1,7 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from experiments import views, views_account, views_analysis, views_team
+from webapp.pages import account as views_account
+from webapp.pages import analysis as views_analysis
+from webapp.pages import runs as views
+from webapp.pages import teams as views_team
 
 urlpatterns = [
     path("", views_team.dashboard, name="home"),

@@ -10,8 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from pydantic import ValidationError as PydanticValidationError
 
+from experiments.errors import Refused, error_location
 from experiments.models import Experiment, Run
-from experiments.services import ServiceError, config_validate, error_location, run_launch
+from experiments.services.runs import config_validate, run_launch
 
 MAX_SWEEP_RUNS = 200
 MAX_SEEDS = 20
@@ -76,7 +77,7 @@ def _validate_all(combos: list[tuple[dict, dict]]):
             parts, msg = error_location(err["loc"], err["msg"])
             path = ".".join(parts)
             field = next((f for f, p in FACTORS.items() if p == path and f in choice), None)
-            raise ServiceError(f"{_describe(choice)}: {path}: {msg}", field=field) from None
+            raise Refused(f"{_describe(choice)}: {path}: {msg}", field=field) from None
     return configs
 
 
@@ -87,12 +88,12 @@ def sweep_launch(
     """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid."""
     unknown = set(grid) - set(FACTORS)
     if unknown:
-        raise ServiceError(f"Unknown sweep factor {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
+        raise Refused(f"Unknown sweep factor {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
     if not 1 <= seeds <= MAX_SEEDS:
-        raise ServiceError(f"Seeds must be between 1 and {MAX_SEEDS}.", field="seeds")
+        raise Refused(f"Seeds must be between 1 and {MAX_SEEDS}.", field="seeds")
     total = sweep_size(grid, seeds)
     if total > max_runs:
-        raise ServiceError(
+        raise Refused(
             f"This sweep would launch {total} runs; the limit is {max_runs}. Choose fewer values or seeds.",
             field="seeds",
         )

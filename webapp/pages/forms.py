@@ -12,8 +12,10 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 
+from experiments.analysis.tables import flatten_config
+from experiments.errors import error_location
 from experiments.models import Experiment, Membership
-from experiments.services import error_location
+from experiments.services.sweeps import FACTORS
 from workers.training import config as _cfg
 from workers.training.config import CHOICE_HELP, RunConfig
 
@@ -101,16 +103,10 @@ def schema_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> dict[
     return out
 
 
-def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, prefix=f"{prefix}{key}{SEP}"))
-        elif isinstance(value, list):
-            out[f"{prefix}{key}"] = ",".join(str(v) for v in value)
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+def flatten(data: dict) -> dict[str, Any]:
+    """A config as form values: `section__key` names, lists written as "256,128"."""
+    flat = flatten_config(data, sep=SEP)
+    return {k: ",".join(str(x) for x in v) if isinstance(v, list) else v for k, v in flat.items()}
 
 
 def unflatten(flat: dict[str, Any]) -> dict:
@@ -258,8 +254,6 @@ class SweepForm(forms.Form):
         return base
 
     def grid(self) -> dict[str, list]:
-        from experiments.sweeps import FACTORS
-
         return {f: self.cleaned_data[f] for f in FACTORS if self.cleaned_data.get(f)}
 
 class MemberAddForm(forms.Form):

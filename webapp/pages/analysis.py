@@ -10,8 +10,11 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from experiments import comparison, export, leaderboard, selectors, services, sweeps
-from experiments.forms import SweepForm
+from experiments import selectors, services
+from experiments.errors import Refused
+from experiments.selectors import comparison, export, leaderboard
+from experiments.services import sweeps
+from webapp.pages.forms import SweepForm
 from workers.training.presets import PRESETS
 
 PICKER_LIMIT = 500
@@ -47,7 +50,7 @@ def compare(request, experiment_id: int):
         options = {"x": request.GET.get("x"), "keys": [k for k in request.GET.get("keys", "").split(",") if k],
                    "smoothing": _float(request.GET.get("smoothing")), "log": request.GET.get("log") == "1"}
         context = _compare_context(request, experiment, run_ids, options)
-    except services.ServiceError as exc:
+    except Refused as exc:
         messages.error(request, exc.message)
         return redirect("compare", experiment_id=experiment.pk)
     return render(request, "experiments/compare.html", context)
@@ -76,7 +79,7 @@ def compare_save(request, experiment_id: int):
             experiment=experiment, user=request.user, name=request.POST.get("name", ""), run_ids=run_ids,
             options=options,
         )
-    except services.ServiceError as exc:
+    except Refused as exc:
         messages.error(request, f"Not saved: {exc.message}")
         query = "?runs=" + request.POST.get("runs", "") if request.POST.get("runs") else ""
         return redirect(f"/experiments/{experiment.pk}/compare/{query}")
@@ -91,7 +94,7 @@ def leaderboard_page(request, experiment_id: int):
         board = leaderboard.leaderboard_get(
             experiment=experiment, metric=request.GET.get("metric") or None, baseline=request.GET.get("baseline") or None
         )
-    except services.ServiceError as exc:
+    except Refused as exc:
         messages.error(request, exc.message)
         return redirect("leaderboard", experiment_id=experiment.pk)
     context = {"experiment": experiment, "board": board, "board_json": board}
@@ -104,13 +107,13 @@ def sweep_new(request, experiment_id: int):
     form = SweepForm(request.POST or None, presets=PRESETS, initial={"preset": "tutorial_mlp"})
     if request.method == "POST" and form.is_valid():
         try:
-            runs = sweeps.sweep_launch(
+            runs = services.sweep_launch(
                 experiment=experiment, user=request.user, base=form.base_config(), grid=form.grid(),
                 seeds=form.cleaned_data["seeds"],
             )
             messages.success(request, f"Sweep queued: {len(runs)} runs.")
             return redirect("experiment_detail", experiment_id=experiment.pk)
-        except services.ServiceError as exc:
+        except Refused as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     context = {"experiment": experiment, "form": form, "max_runs": sweeps.MAX_SWEEP_RUNS,
                "factors": list(sweeps.FACTORS)}

@@ -22,17 +22,16 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 
+from experiments.analysis.tables import spreadsheet_safe
+from experiments.errors import ErrorCode, Refused, error_location
 from experiments.models import Membership, Team, Upload
-from experiments.services import ServiceError
-from workers.training.csvdata import MAX_COLUMNS, MAX_ROWS, MISSING, inspect_csv
+from workers.training.csvdata import MAX_COLUMNS, MAX_ROWS, MISSING, inspect_csv, validate_csv
 
 MAX_CELL_CHARS = 1000
-# A spreadsheet runs a cell starting with these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _refuse(message: str) -> ServiceError:
-    return ServiceError(message, field="file")
+def _refuse(message: str) -> Refused:
+    return Refused(message, field="file")
 
 
 def _decode(raw: bytes) -> str:
@@ -134,9 +133,9 @@ def _write_rows(path: Path, rows: list[list[str]]) -> None:
 
 
 def upload_create(*, team: Team, user: AbstractBaseUser, file: UploadedFile) -> Upload:
-    """Check an uploaded CSV and store it for `team`; raises ServiceError(field="file") naming the problem."""
+    """Check an uploaded CSV and store it for `team`; raises Refused(field="file") naming the problem."""
     if not Membership.objects.filter(team=team, user=user).exists():
-        raise ServiceError("No such team.", field="team", status=404)
+        raise Refused("No such team.", field="team", code=ErrorCode.NOT_FOUND)
     name = _display_name(file.name)
     if not name.lower().endswith((".csv", ".txt", ".tsv")):
         raise _refuse("Choose a .csv file (comma, semicolon or tab separated text).")
@@ -164,22 +163,30 @@ def upload_create(*, team: Team, user: AbstractBaseUser, file: UploadedFile) -> 
     return upload
 
 
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets a leading quote; numbers like -1.5 stay numbers."""
-    if cell.startswith(FORMULA_START):
-        try:
-            float(cell)
-            return cell
-        except ValueError:
-            return "'" + cell
-    return cell
-
-
 def upload_export(upload: Upload) -> str:
     """The stored CSV as text for download, with formula-like cells neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     with open(upload.path, newline="", encoding="utf-8") as f:
         for row in csv.reader(f):
-            writer.writerow([neutralise(c) for c in row])
+            writer.writerow([spreadsheet_safe(c) for c in row])
     return out.getvalue()
+
+
+def upload_check_for_run(*, team_id: int, upload_id: int | None, target: str | None, task: str | None) -> Upload:
+    """The team's upload, checked to train for `target`; another team's upload is simply not found."""
+    upload = Upload.objects.filter(pk=upload_id, team_id=team_id).first() if upload_id else None
+    if upload is None or not upload.path.exists():
+        raise Refused("No such upload in this team.", field="dataset.upload", code=ErrorCode.NOT_FOUND)
+    if target not in upload.column_names:
+        raise Refused(
+            f"No column named '{target}' in {upload.original_name}; choose one of: {', '.join(upload.column_names)}.",
+            field="dataset.target",
+        )
+    try:
+        validate_csv(upload.path, target, task)
+    except ValueError as exc:
+        parts, msg = error_location([], str(exc))
+        field = {"target": "dataset.target", "upload": "dataset.upload"}.get(".".join(parts), ".".join(parts) or "dataset.upload")
+        raise Refused(msg, field=field) from None
+    return upload

@@ -11,6 +11,8 @@ import logging
 import math
 from typing import Any
 
+from experiments.analysis.diagnosis import diagnose
+
 log = logging.getLogger(__name__)
 NAN = float("nan")
 
@@ -65,8 +67,6 @@ def diagnose_history(
     if not train:
         return None
     try:
-        from experiments.diagnosis import diagnose
-
         diag = diagnose(
             train, val, task=task, baseline_loss=baseline_from(history), finished=finished,
             grad_health=grad_health or live_grad_health(history),

@@ -9,10 +9,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from experiments import leaderboard, selectors, services
-from experiments.forms import ExperimentForm, RunLaunchForm
+from experiments import selectors, services
+from experiments.errors import Refused
 from experiments.models import Run
-from experiments.views_team import current_team
+from experiments.selectors import leaderboard
+from webapp.pages.forms import ExperimentForm, RunLaunchForm
+from webapp.pages.teams import current_team
 from workers.training.presets import PRESETS
 
 
@@ -29,7 +31,7 @@ def experiment_list(request):
             try:
                 exp = services.experiment_create(team=team, user=request.user, **form.cleaned_data)
                 return redirect("experiment_detail", experiment_id=exp.pk)
-            except services.ServiceError as exc:
+            except Refused as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     experiments = selectors.experiments_for_user(request.user)
     return render(request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams})
@@ -71,7 +73,7 @@ def run_new(request, experiment_id: int):
             )
             messages.success(request, f"Run “{run.name}” queued.")
             return redirect("run_detail", run_id=run.pk)
-        except services.ServiceError as exc:
+        except Refused as exc:
             form.add_service_error(exc)
             status = exc.status if exc.status == 429 else 400
     columns = {u.pk: u.column_names for u in uploads}
@@ -94,6 +96,6 @@ def run_cancel(request, run_id: int):
     try:
         services.run_cancel(run=run)
         messages.info(request, "Cancel requested: the run stops within a second or two.")
-    except services.ServiceError as exc:
+    except Refused as exc:
         messages.error(request, exc.message)
     return redirect("run_detail", run_id=run.pk)

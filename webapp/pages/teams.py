@@ -9,10 +9,11 @@ from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from experiments import selectors, services, uploads
-from experiments.dashboard import dashboard_data
-from experiments.forms import MemberAddForm, UploadForm
+from experiments import selectors, services
+from experiments.errors import Refused
 from experiments.models import Membership
+from experiments.selectors.dashboard import dashboard_data
+from webapp.pages.forms import MemberAddForm, UploadForm
 from workers.training.csvdata import MAX_COLUMNS, MAX_ROWS
 
 
@@ -53,7 +54,7 @@ def team_detail(request):
             m = services.membership_add(team=team, actor=request.user, **form.cleaned_data)
             messages.success(request, f"Added {m.user.username} to {team.name} as {m.role}.")
             return redirect("team_detail")
-        except services.ServiceError as exc:
+        except Refused as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     context = {
         "team": team, "form": form, "members": selectors.team_members(team=team) if team else [],
@@ -67,7 +68,7 @@ def member_remove(request, membership_id: int):
     membership = selectors.membership_get(user=request.user, membership_id=membership_id)
     try:
         services.membership_remove(team=membership.team, actor=request.user, membership_id=membership.pk)
-    except services.ServiceError as exc:
+    except Refused as exc:
         messages.error(request, exc.message)
         return redirect("team_detail")
     if membership.user_id == request.user.pk:
@@ -85,10 +86,10 @@ def upload_list(request):
             form.add_error(None, "You are not in a team yet: ask a team admin to add you.")
         else:
             try:
-                up = uploads.upload_create(team=team, user=request.user, file=form.cleaned_data["file"])
+                up = services.upload_create(team=team, user=request.user, file=form.cleaned_data["file"])
                 messages.success(request, f"Uploaded {up.original_name}: {up.rows} rows, {len(up.columns)} columns.")
                 return redirect("upload_list")
-            except services.ServiceError as exc:
+            except Refused as exc:
                 form.add_error("file", exc.message)
     context = {
         "team": team, "form": form, "uploads": selectors.uploads_for_team(team=team),
@@ -100,7 +101,7 @@ def upload_list(request):
 def upload_download(request, upload_id: int):
     upload = selectors.upload_get(user=request.user, upload_id=upload_id)
     try:
-        body = uploads.upload_export(upload)
+        body = services.upload_export(upload)
     except FileNotFoundError:
         raise Http404("The stored file is missing") from None
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")

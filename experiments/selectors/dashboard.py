@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from experiments.models import Run, SavedComparison, Team
-from experiments.selectors import queue_positions
+from experiments.selectors.queue import queue_positions
 
 MAX_EXPERIMENTS = 50
 MAX_LIVE = 50

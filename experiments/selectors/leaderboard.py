@@ -17,10 +17,10 @@ from django.db.models import Count, FloatField, Min, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from experiments import ranking
-from experiments.comparison import MISSING, config_diff, task_of
+from experiments.analysis import ranking
+from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Run
-from experiments.services import ServiceError
+from experiments.selectors.comparison import MISSING, config_diff, task_of
 
 # metric -> (label, higher is better)
 METRICS: dict[str, tuple[str, bool]] = {
@@ -120,11 +120,11 @@ def leaderboard_get(
     counts, reps, configs = _groups_info(experiment)
     metric = metric or default_metric(reps)
     if metric not in METRICS:
-        raise ServiceError(f"metric must be one of {', '.join(METRICS)}.", field="metric", status=422)
+        raise Refused(f"metric must be one of {', '.join(METRICS)}.", field="metric", code=ErrorCode.MALFORMED)
     label, higher = METRICS[metric]
     scores = _scores(experiment, metric)
     if baseline and baseline not in scores:
-        raise ServiceError("baseline is not a configuration with finished runs here.", field="baseline", status=422)
+        raise Refused("baseline is not a configuration with finished runs here.", field="baseline", code=ErrorCode.MALFORMED)
     factors = _factors(configs)
     sign = 1 if higher else -1
     ordered = sorted(scores, key=lambda g: -sign * sum(s for _, s in scores[g]) / len(scores[g]))
