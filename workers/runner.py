@@ -100,8 +100,13 @@ class DbReporter:
         self.last_flush = time.monotonic()
         summary, verdict = self.summary_and_verdict(finished=False)
         queue.run_record_metrics(
-            run_id=self.run_id, attempt=self.attempt, points=points, epoch=self.epoch, step=self.step,
-            summary=summary, verdict=verdict,
+            run_id=self.run_id,
+            attempt=self.attempt,
+            points=points,
+            epoch=self.epoch,
+            step=self.step,
+            summary=summary,
+            verdict=verdict,
         )
 
     def summary_and_verdict(
@@ -125,7 +130,11 @@ def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]
 
 
 def summarize(
-    history: dict[int, dict[str, float]], *, task: str, finished: bool, grad_health: str | None = None,
+    history: dict[int, dict[str, float]],
+    *,
+    task: str,
+    finished: bool,
+    grad_health: str | None = None,
     diverged: bool = False,
 ) -> tuple[dict, str]:
     """Best and final epoch metrics and the diagnosis (live while training, final at the end)."""
@@ -196,8 +205,13 @@ def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
     if not (checkpoint_dir / checkpoint.FILENAME).exists():
         # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
         queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
-    return engine.train(config, with_faults(reporter, config), checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR,
-                 checkpoint_every_s=settings.CHECKPOINT_EVERY_S)
+    return engine.train(
+        config,
+        with_faults(reporter, config),
+        checkpoint_dir=checkpoint_dir,
+        data_dir=settings.UPLOAD_DIR,
+        checkpoint_every_s=settings.CHECKPOINT_EVERY_S,
+    )
 
 
 def _finish(reporter: DbReporter, result) -> None:
@@ -220,12 +234,21 @@ def _finish(reporter: DbReporter, result) -> None:
     summary, verdict = reporter.summary_and_verdict(
         finished=True, grad_health=result.grad_health, diverged=result.status == "diverged"
     )
-    summary.update({"steps_per_epoch": result.steps_per_epoch, "grad_health": result.grad_health,
-                    "best_epoch": result.best_epoch or summary.get("best_epoch")})
+    summary.update(
+        {
+            "steps_per_epoch": result.steps_per_epoch,
+            "grad_health": result.grad_health,
+            "best_epoch": result.best_epoch or summary.get("best_epoch"),
+        }
+    )
     finished = queue.run_finish(
-        run_id=reporter.run_id, attempt=reporter.attempt, status=status,
+        run_id=reporter.run_id,
+        attempt=reporter.attempt,
+        status=status,
         error=result.message if status != Run.Status.SUCCEEDED else "",
-        diverged_step=result.diverged_step, summary=summary, verdict=verdict,
+        diverged_step=result.diverged_step,
+        summary=summary,
+        verdict=verdict,
     )
     if finished:
         _compact(reporter.run_id)
@@ -252,8 +275,14 @@ def _finish_failed(reporter: DbReporter, exc: Exception, config: RunConfig) -> N
     except Exception:
         pass
     summary, verdict = reporter.summary_and_verdict(finished=True)
-    if queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
-                        error=message, summary=summary, verdict=verdict):
+    if queue.run_finish(
+        run_id=reporter.run_id,
+        attempt=reporter.attempt,
+        status=Run.Status.FAILED,
+        error=message,
+        summary=summary,
+        verdict=verdict,
+    ):
         _compact(reporter.run_id)
 
 
@@ -286,5 +315,3 @@ def start_worker_heartbeat(name: str) -> None:
             time.sleep(settings.WORKER_HEARTBEAT_S)
 
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
-
-

@@ -67,7 +67,9 @@ COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
 NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
 NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
-NOISE_FLOOR = 0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
+NOISE_FLOOR = (
+    0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
+)
 IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
 IMPROVING_ABS = 0.001  # ...and >= 0.1 % of the trivial loss per epoch
 MIN_EPOCHS = 3  # fewer than this: too young to judge anything but divergence
@@ -85,9 +87,15 @@ class Diagnosis:
         return asdict(self)
 
 
-def diagnose(train_loss: Sequence[float | None], val_loss: Sequence[float | None], *,
-             task: str = "classification", baseline_loss: float | None = None, finished: bool = True,
-             grad_health: str | None = None) -> Diagnosis:
+def diagnose(
+    train_loss: Sequence[float | None],
+    val_loss: Sequence[float | None],
+    *,
+    task: str = "classification",
+    baseline_loss: float | None = None,
+    finished: bool = True,
+    grad_health: str | None = None,
+) -> Diagnosis:
     """Classify a run from its per-epoch train and validation losses.
 
     One value per epoch; ``None``, NaN and ±inf are non-finite (a diverged
@@ -103,8 +111,7 @@ def diagnose(train_loss: Sequence[float | None], val_loss: Sequence[float | None
     """
     train, val = _as_array(train_loss, "train_loss"), _as_array(val_loss, "val_loss")
     if len(train) != len(val):
-        raise ValueError(f"train_loss and val_loss must have one value per epoch each, "
-                         f"got {len(train)} and {len(val)}")
+        raise ValueError(f"train_loss and val_loss must have one value per epoch each, got {len(train)} and {len(val)}")
     if not len(train):
         raise ValueError("train_loss and val_loss are empty: no epoch to diagnose yet")
     f = _features(train, val, task, baseline_loss)
@@ -157,8 +164,15 @@ def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: floa
     sv, st = _smooth(val, width), _smooth(train, width)
     best = int(np.argmin(val))
     sbest = int(np.argmin(sv))
-    f.update(best=best, best_val=float(val[best]), last_train=float(train[-1]), last_val=float(val[-1]),
-             sv=sv, st=st, sbest=sbest)
+    f.update(
+        best=best,
+        best_val=float(val[best]),
+        last_train=float(train[-1]),
+        last_val=float(val[-1]),
+        sv=sv,
+        st=st,
+        sbest=sbest,
+    )
     f.update(_generalization(val, sv, sbest))
     f.update(_trend(train, val, sv, st, f["base"]))
     f["gap_end"] = float(sv[-1] - st[-1])
@@ -242,8 +256,11 @@ def _classify(f: dict, finished: bool) -> str:
 
 def _noisy(f: dict) -> bool:
     """The val loss zig-zags (research B2's NOISY rule)."""
-    return (f["n_finite"] >= MIN_NOISE_EPOCHS and f["sign_changes"] >= NOISE_SIGN_CHANGES
-            and f["amplitude"] > NOISE_AMPLITUDE)
+    return (
+        f["n_finite"] >= MIN_NOISE_EPOCHS
+        and f["sign_changes"] >= NOISE_SIGN_CHANGES
+        and f["amplitude"] > NOISE_AMPLITUDE
+    )
 
 
 def _diverged(f: dict) -> bool:
@@ -352,8 +369,10 @@ def _reason(verdict: str, ev: dict) -> str:
             return f"the training loss is still {train_rel:.0%} of the trivial predictor's and has stopped falling"
         return "the training loss has stopped falling well above zero"
     if verdict == "overfitting":
-        return (f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
-                f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling")
+        return (
+            f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
+            f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling"
+        )
     if verdict == "unstable":
         return "the validation loss zig-zags from epoch to epoch instead of settling"
     if verdict == "still_improving":

@@ -61,27 +61,3 @@ def _bucket_extremes(y: np.ndarray, finite: np.ndarray, n_buckets: int, *, marke
 def _first_true_per_bucket(mask: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     """Index of the first True in each bucket, or ``n`` where there is none."""
     return np.minimum.reduceat(np.where(mask, np.arange(n), n), starts)
-
-
-def smooth_ema(y: np.ndarray, alpha: float) -> np.ndarray:
-    """Exponential moving average, ``s_t = alpha * y_t + (1 - alpha) * s_{t-1}``.
-
-    ``alpha`` in (0, 1]; 1 returns the input. Non-finite points are passed
-    through as they are and do not poison the average that follows them.
-    Uses scipy's IIR filter so a 1e6-point series is smoothed without a Python loop.
-    """
-    from scipy.signal import lfilter
-
-    if not 0 < alpha <= 1:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    y = np.asarray(y, dtype=float)
-    finite = np.isfinite(y)
-    if not finite.any():
-        return y.copy()
-    # Smooth only the finite points (in order), then put the markers back.
-    yf = y[finite]
-    zi = np.array([(1 - alpha) * yf[0]])
-    smooth, _ = lfilter([alpha], [1, -(1 - alpha)], yf, zi=zi)
-    out = y.copy()
-    out[finite] = smooth
-    return out

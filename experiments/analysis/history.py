@@ -50,7 +50,11 @@ def baseline_from(history: dict[int, dict[str, float]]) -> float | None:
 
 
 def diagnose_history(
-    history: dict[int, dict[str, float]], *, task: str, finished: bool, grad_health: str | None = None,
+    history: dict[int, dict[str, float]],
+    *,
+    task: str,
+    finished: bool,
+    grad_health: str | None = None,
     diverged: bool = False,
 ) -> dict[str, Any] | None:
     """`Diagnosis.as_dict()` of the run so far (JSON-safe), or None when there is nothing to judge yet.
@@ -68,7 +72,11 @@ def diagnose_history(
         return None
     try:
         diag = diagnose(
-            train, val, task=task, baseline_loss=baseline_from(history), finished=finished,
+            train,
+            val,
+            task=task,
+            baseline_loss=baseline_from(history),
+            finished=finished,
             grad_health=grad_health or live_grad_health(history),
         )
         return json_safe(diag.as_dict())

@@ -32,7 +32,7 @@ class _LazyStats:
     imports this module at start (through the URLconf) while few requests rank anything."""
 
     def __getattr__(self, name):
-        from scipy import stats as module
+        from scipy import stats as module  # late: see the class docstring
 
         return getattr(module, name)
 
@@ -71,14 +71,16 @@ def prob_greater(x: Sequence[float], y: Sequence[float]) -> float:
     return float(u) / (len(x) * len(y))
 
 
-def mean_ci(scores: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 2000,
-            seed: int = 0) -> tuple[float, float]:
+def mean_ci(
+    scores: Sequence[float], *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """Percentile-bootstrap interval of the mean; one value, or identical values, give (v, v)."""
     return mean_cis({None: scores}, confidence=confidence, n_resamples=n_resamples, seed=seed)[None]
 
 
-def mean_cis(groups: dict, *, confidence: float = 0.95, n_resamples: int = 2000,
-             seed: int = 0) -> dict[object, tuple[float, float]]:
+def mean_cis(
+    groups: dict, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> dict[object, tuple[float, float]]:
     """`mean_ci` of each group, with one bootstrap call per group size rather than per group.
 
     Groups of n scores are the rows of one (groups x n) sample, resampled along its rows:
@@ -96,8 +98,15 @@ def mean_cis(groups: dict, *, confidence: float = 0.95, n_resamples: int = 2000,
             by_size.setdefault(len(values), []).append(key)
     for keys in by_size.values():
         sample = np.array([np.asarray(groups[k], dtype=float) for k in keys])
-        res = stats.bootstrap((sample,), _mean_per_group, axis=-1, confidence_level=confidence, n_resamples=n_resamples,
-                              method="percentile", random_state=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (sample,),
+            _mean_per_group,
+            axis=-1,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="percentile",
+            random_state=np.random.default_rng(seed),
+        )
         for key, low, high in zip(keys, res.confidence_interval.low, res.confidence_interval.high):
             out[key] = float(low), float(high)
     return {key: out[key] for key in groups}
@@ -111,9 +120,16 @@ def _mean_per_group(resamples: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.stack([np.mean(group, axis=axis) for group in resamples])
 
 
-def rank_groups(groups: dict[str, list[float]], *, higher_is_better: bool, baseline: str | None = None,
-                labels: dict[str, str] | None = None, confidence: float = 0.95, n_resamples: int = 2000,
-                seed: int = 0) -> list[GroupScore]:
+def rank_groups(
+    groups: dict[str, list[float]],
+    *,
+    higher_is_better: bool,
+    baseline: str | None = None,
+    labels: dict[str, str] | None = None,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> list[GroupScore]:
     """Rank groups of per-seed scores by mean, best first, flagging unclear differences.
 
     ``baseline`` names a group to compare every group against with
@@ -133,13 +149,23 @@ def rank_groups(groups: dict[str, list[float]], *, higher_is_better: bool, basel
     for rank, key in enumerate(order, start=1):
         values = clean[key]
         low, high = cis[key]
-        out.append(GroupScore(
-            key=key, label=(labels or {}).get(key, key), n=len(values), mean=float(np.mean(values)),
-            iqm=_iqm(values), ci_low=low, ci_high=high, scores=values,
-            rank=rank, clearly_different=False, reason="",
-            p_beats_baseline=_p_beats(values, clean.get(baseline), sign) if baseline else None,
-            p_rank1=p_rank1.get(key),
-        ))
+        out.append(
+            GroupScore(
+                key=key,
+                label=(labels or {}).get(key, key),
+                n=len(values),
+                mean=float(np.mean(values)),
+                iqm=_iqm(values),
+                ci_low=low,
+                ci_high=high,
+                scores=values,
+                rank=rank,
+                clearly_different=False,
+                reason="",
+                p_beats_baseline=_p_beats(values, clean.get(baseline), sign) if baseline else None,
+                p_rank1=p_rank1.get(key),
+            )
+        )
     _flag(out)
     return out
 
@@ -149,7 +175,7 @@ def _iqm(scores: list[float]) -> float:
     (same partition, same slice, same mean), without its ~0.2 ms of argument checks per group."""
     values = np.asarray(scores, dtype=float)
     cut = int(0.25 * len(values))
-    return float(np.partition(values, (cut, len(values) - cut - 1))[cut:len(values) - cut].mean())
+    return float(np.partition(values, (cut, len(values) - cut - 1))[cut : len(values) - cut].mean())
 
 
 def _p_beats(values: list[float], base: list[float] | None, sign: float) -> float | None:
@@ -193,8 +219,9 @@ def _p_rank1(groups: dict[str, list[float]], sign: float, n_resamples: int, seed
     return {k: float(p) for k, p in zip(groups, share)}
 
 
-def effects(rows: list[tuple[dict[str, object], float]], *, confidence: float = 0.95,
-            seed_key: str = "seed") -> dict[str, list[dict]]:
+def effects(
+    rows: list[tuple[dict[str, object], float]], *, confidence: float = 0.95, seed_key: str = "seed"
+) -> dict[str, list[dict]]:
     """The effect of each factor of a sweep on a metric, averaged over the others.
 
     ``rows`` holds one ``(config factors, metric)`` pair per run, with flat
@@ -212,8 +239,9 @@ def effects(rows: list[tuple[dict[str, object], float]], *, confidence: float = 
     return config_effects([(cfg, [m]) for cfg, m in rows], confidence=confidence, seed_key=seed_key)
 
 
-def config_effects(configs: list[tuple[dict[str, object], list[float]]], *, confidence: float = 0.95,
-                   seed_key: str = "seed") -> dict[str, list[dict]]:
+def config_effects(
+    configs: list[tuple[dict[str, object], list[float]]], *, confidence: float = 0.95, seed_key: str = "seed"
+) -> dict[str, list[dict]]:
     """`effects` with the runs of each configuration given together: ``(config factors, [metric per run])``.
 
     The same result as one row per run, in the same order; a caller that already holds runs grouped by
@@ -230,8 +258,9 @@ def config_effects(configs: list[tuple[dict[str, object], list[float]]], *, conf
     return {keys[i]: _factor_effect(by_config, i, [j for j in factors if j != i], confidence) for i in factors}
 
 
-def _factor_effect(by_config: dict[tuple, list[float]], factor: int, others: list[int],
-                   confidence: float) -> list[dict]:
+def _factor_effect(
+    by_config: dict[tuple, list[float]], factor: int, others: list[int], confidence: float
+) -> list[dict]:
     cells: dict[object, dict[object, list[float]]] = {}
     cell_of = operator.itemgetter(*others) if others else lambda config: ()  # the values of the other factors
     for config, metrics in by_config.items():
@@ -242,8 +271,16 @@ def _factor_effect(by_config: dict[tuple, list[float]], factor: int, others: lis
     for value, by_cell in cells.items():
         cell_means = np.array([sum(v) / len(v) for v in by_cell.values()])  # np.mean per tiny list: 10x slower
         low, high = _t_interval(cell_means, confidence)
-        out.append({"value": value, "mean": float(cell_means.mean()), "ci_low": low, "ci_high": high,
-                    "n": sum(len(v) for v in by_cell.values()), "n_cells": len(cell_means)})
+        out.append(
+            {
+                "value": value,
+                "mean": float(cell_means.mean()),
+                "ci_low": low,
+                "ci_high": high,
+                "n": sum(len(v) for v in by_cell.values()),
+                "n_cells": len(cell_means),
+            }
+        )
     return sorted(out, key=lambda e: (e["mean"], str(e["value"])))
 
 

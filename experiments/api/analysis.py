@@ -21,16 +21,22 @@ MAX_EPOCHS_DIAGNOSED = 100_000
 
 class CompareQuery(Schema):
     runs: Optional[str] = Field(
-        None, max_length=5000,
+        None,
+        max_length=5000,
         description=f"Comma-separated run ids of this experiment; default: its {comparison.DEFAULT_RUNS} newest runs.",
     )
     keys: Optional[str] = Field(
-        None, max_length=2000,
+        None,
+        max_length=2000,
         description="Comma-separated metric keys; default train_loss,val_loss, or the shared metric when losses differ.",
     )
-    x: Literal["step", "epoch", "time"] = Field("step", description="x axis: global step, epoch, or seconds since start.")
+    x: Literal["step", "epoch", "time"] = Field(
+        "step", description="x axis: global step, epoch, or seconds since start."
+    )
     max_points: int = Field(
-        comparison.DEFAULT_MAX_POINTS, ge=4, le=comparison.MAX_POINTS,
+        comparison.DEFAULT_MAX_POINTS,
+        ge=4,
+        le=comparison.MAX_POINTS,
         description="Most points per curve; each bucket keeps its min and max.",
     )
 
@@ -44,15 +50,20 @@ def compare(request, experiment_id: int, q: Query[CompareQuery]):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     keys = [k.strip() for k in q.keys.split(",") if k.strip()] if q.keys else None
     data = comparison.comparison_get(
-        experiment=experiment, run_ids=comparison.parse_run_ids(q.runs) or comparison.newest_run_ids(experiment),
-        keys=keys, x=q.x, max_points=q.max_points,
+        experiment=experiment,
+        run_ids=comparison.parse_run_ids(q.runs) or comparison.newest_run_ids(experiment),
+        keys=keys,
+        x=q.x,
+        max_points=q.max_points,
     )
     # Encoded here with orjson: 100 curves of 500 points are most of the payload and of the time.
     return HttpResponse(comparison.encode(data), content_type="application/json")
 
 
 class RankingQuery(Schema):
-    metric: Optional[str] = Field(None, description=f"One of {', '.join(leaderboard.METRICS)}; default: the shared validation metric.")
+    metric: Optional[str] = Field(
+        None, description=f"One of {', '.join(leaderboard.METRICS)}; default: the shared validation metric."
+    )
     baseline: Optional[str] = Field(None, max_length=64, description="group_hash of the baseline configuration.")
 
 
@@ -112,8 +123,14 @@ def diagnose(request, payload: DiagnoseIn):
     """Diagnose a run from its per-epoch curves: overfitting, underfitting, good_fit, diverged, unstable or still_improving."""
     nan = float("nan")
     diag = run_diagnosis(
-        [nan if v is None else v for v in payload.train_loss], [nan if v is None else v for v in payload.val_loss],
-        task=payload.task, baseline_loss=payload.baseline_loss,
+        [nan if v is None else v for v in payload.train_loss],
+        [nan if v is None else v for v in payload.val_loss],
+        task=payload.task,
+        baseline_loss=payload.baseline_loss,
     )
     data = json_safe(diag.as_dict())
-    return {"verdict": data["verdict"], "evidence": data.get("evidence") or {}, "suggestions": data.get("suggestions") or []}
+    return {
+        "verdict": data["verdict"],
+        "evidence": data.get("evidence") or {},
+        "suggestions": data.get("suggestions") or [],
+    }

@@ -39,8 +39,13 @@ class ExperimentIn(Schema):
 
 def _experiment_out(e) -> dict:
     return {
-        "id": e.pk, "name": e.name, "description": e.description, "team": e.team.name,
-        "team_id": e.team_id, "created": e.created, "run_count": getattr(e, "run_count", 0),
+        "id": e.pk,
+        "name": e.name,
+        "description": e.description,
+        "team": e.team.name,
+        "team_id": e.team_id,
+        "created": e.created,
+        "run_count": getattr(e, "run_count", 0),
     }
 
 
@@ -109,14 +114,31 @@ def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int,
     positions = positions if positions is not None else {}
     starts = starts if starts is not None else {}
     return {
-        "id": run.pk, "experiment": run.experiment_id, "name": run.name, "status": run.status,
-        "config": run.config, "config_hash": run.config_hash, "seed": run.seed, "priority": run.priority,
-        "attempt": run.attempt, "epoch": run.epoch, "epochs": run.epochs, "step": run.step,
-        "progress": run.progress, "queue_position": positions.get(run.pk),
-        "eta_seconds": selectors.run_eta_seconds(run), "starts_in_seconds": starts.get(run.pk),
-        "worker": run.worker.name if run.worker_id else None, "summary": run.summary, "verdict": run.verdict,
-        "error": run.error, "diverged_step": run.diverged_step, "cancel_requested": run.cancel_requested,
-        "created": run.created, "started_at": run.started_at, "finished_at": run.finished_at,
+        "id": run.pk,
+        "experiment": run.experiment_id,
+        "name": run.name,
+        "status": run.status,
+        "config": run.config,
+        "config_hash": run.config_hash,
+        "seed": run.seed,
+        "priority": run.priority,
+        "attempt": run.attempt,
+        "epoch": run.epoch,
+        "epochs": run.epochs,
+        "step": run.step,
+        "progress": run.progress,
+        "queue_position": positions.get(run.pk),
+        "eta_seconds": selectors.run_eta_seconds(run),
+        "starts_in_seconds": starts.get(run.pk),
+        "worker": run.worker.name if run.worker_id else None,
+        "summary": run.summary,
+        "verdict": run.verdict,
+        "error": run.error,
+        "diverged_step": run.diverged_step,
+        "cancel_requested": run.cancel_requested,
+        "created": run.created,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
     }
 
 
@@ -125,7 +147,9 @@ class RunFilter(Schema):
     status: Optional[Run.Status] = None
     limit: int = Field(100, ge=1, le=1000)
     ids: Optional[str] = Field(
-        None, max_length=20000, pattern=r"^[0-9]{1,18}(,[0-9]{1,18})*$",
+        None,
+        max_length=20000,
+        pattern=r"^[0-9]{1,18}(,[0-9]{1,18})*$",
         description="Comma-separated run ids: only these (a page polls just its unfinished runs).",
     )
 
@@ -184,6 +208,10 @@ def run_metrics(request, run_id: int, q: Query[MetricsQuery]):
     series = metric_store.read_series([run.pk], keys=keys, since_step=q.since_step).get(run.pk, {})
     last_step = max((int(s.steps[-1]) for s in series.values() if len(s)), default=q.since_step)
     return {
-        "run": run.pk, "status": run.status, "epoch": run.epoch, "epochs": run.epochs,
-        "last_step": last_step, "series": {k: s.as_dict() for k, s in series.items()},
+        "run": run.pk,
+        "status": run.status,
+        "epoch": run.epoch,
+        "epochs": run.epochs,
+        "last_step": last_step,
+        "series": {k: s.as_dict() for k, s in series.items()},
     }

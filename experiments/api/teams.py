@@ -16,9 +16,10 @@ from experiments.selectors.dashboard import dashboard_data
 router = Router(tags=["teams"])
 
 
-
 class DashboardQuery(Schema):
-    team: Optional[int] = Field(None, ge=1, le=DB_MAX_ID, description="Team id; defaults to the session's current team.")
+    team: Optional[int] = Field(
+        None, ge=1, le=DB_MAX_ID, description="Team id; defaults to the session's current team."
+    )
 
 
 @router.get("/dashboard", tags=["teams"])

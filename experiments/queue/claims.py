@@ -79,8 +79,14 @@ def run_heartbeat(*, run_id: int, attempt: int) -> bool:
 
 
 def run_record_metrics(
-    *, run_id: int, attempt: int, points: list, epoch: int | None = None, step: int | None = None,
-    summary: dict | None = None, verdict: str | None = None,
+    *,
+    run_id: int,
+    attempt: int,
+    points: list,
+    epoch: int | None = None,
+    step: int | None = None,
+    summary: dict | None = None,
+    verdict: str | None = None,
 ) -> None:
     """Store a batch of points and the run's progress in one transaction."""
     with transaction.atomic():
@@ -113,8 +119,14 @@ def run_resume_from(*, run_id: int, attempt: int, step: int, epoch: int | None =
 
 
 def run_finish(
-    *, run_id: int, attempt: int, status: str, error: str = "", diverged_step: int | None = None,
-    summary: dict | None = None, verdict: str | None = None,
+    *,
+    run_id: int,
+    attempt: int,
+    status: str,
+    error: str = "",
+    diverged_step: int | None = None,
+    summary: dict | None = None,
+    verdict: str | None = None,
 ) -> bool:
     """End a running attempt. Returns False when the run was not ours any more."""
     assert status in Run.FINISHED or status == Run.Status.QUEUED, status
@@ -150,8 +162,10 @@ def reap_lost_runs() -> list[int]:
                 run.status, run.finished_at = Run.Status.CANCELLED, now
             elif run.losses >= settings.MAX_ATTEMPTS:
                 run.status, run.finished_at = Run.Status.FAILED, now
-                run.error = (f"The worker running this run died {run.losses} times (last heartbeat "
-                             f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up. Requeue it from the admin to retry.")
+                run.error = (
+                    f"The worker running this run died {run.losses} times (last heartbeat "
+                    f"{run.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); gave up. Requeue it from the admin to retry."
+                )
             else:
                 run.status = Run.Status.QUEUED
             run.lease_until = None

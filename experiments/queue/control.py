@@ -90,7 +90,8 @@ def run_requeue(*, run: Run) -> Run:
         if run.status not in (Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.LOST):
             raise Refused(
                 f"Run {run.pk} is {run.status}: only failed or cancelled runs can be requeued.",
-                field="status", code=ErrorCode.CONFLICT,
+                field="status",
+                code=ErrorCode.CONFLICT,
             )
         run.status, run.error, run.finished_at, run.cancel_requested = Run.Status.QUEUED, "", None, False
         run.losses, run.queued_at = 0, timezone.now()

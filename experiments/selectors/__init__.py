@@ -31,8 +31,23 @@ from experiments.selectors.queue import (
 )
 
 __all__ = [
-    "experiment_get", "experiments_for_user", "membership_get", "membership_role", "run_get", "runs_for_user",
-    "saved_comparison_get", "saved_comparisons_for", "team_current", "team_members", "teams_for_user",
-    "tokens_for_user", "upload_get", "uploads_for_team", "live_workers", "queue_positions", "queue_start_etas",
-    "run_eta_seconds", "seconds_per_epoch",
+    "experiment_get",
+    "experiments_for_user",
+    "membership_get",
+    "membership_role",
+    "run_get",
+    "runs_for_user",
+    "saved_comparison_get",
+    "saved_comparisons_for",
+    "team_current",
+    "team_members",
+    "teams_for_user",
+    "tokens_for_user",
+    "upload_get",
+    "uploads_for_team",
+    "live_workers",
+    "queue_positions",
+    "queue_start_etas",
+    "run_eta_seconds",
+    "seconds_per_epoch",
 ]

@@ -23,9 +23,7 @@ def experiments_for_user(user: AbstractBaseUser) -> QuerySet[Experiment]:
     if not user.is_authenticated:
         return Experiment.objects.none()
     return (
-        Experiment.objects.filter(team__memberships__user=user)
-        .select_related("team")
-        .annotate(run_count=Count("runs"))
+        Experiment.objects.filter(team__memberships__user=user).select_related("team").annotate(run_count=Count("runs"))
     )
 
 
@@ -57,7 +55,8 @@ def saved_comparison_get(*, user: AbstractBaseUser, comparison_id: int) -> Saved
     """A saved comparison of one of the user's teams; anyone else's is simply not found."""
     return _get_for_user(
         SavedComparison.objects.select_related("experiment", "team").filter(team__memberships__user=user),
-        comparison_id, "comparison",
+        comparison_id,
+        "comparison",
     )
 
 
@@ -98,5 +97,6 @@ def membership_get(*, user: AbstractBaseUser, membership_id: int) -> Membership:
     """A membership in one of the user's teams (so a team admin can act on it)."""
     return _get_for_user(
         Membership.objects.select_related("team", "user").filter(team__memberships__user=user),
-        membership_id, "member",
+        membership_id,
+        "member",
     )

@@ -46,11 +46,15 @@ def parse_run_ids(raw: str | Iterable[str] | None) -> list[int]:
         if not token:
             continue
         if not token.isdigit():
-            raise Refused(f"Run ids are whole numbers separated by commas; got {token!r}.", field="runs", code=ErrorCode.MALFORMED)
+            raise Refused(
+                f"Run ids are whole numbers separated by commas; got {token!r}.", field="runs", code=ErrorCode.MALFORMED
+            )
         if int(token) not in ids:
             ids.append(int(token))
     if len(ids) > MAX_RUNS:
-        raise Refused(f"Compare at most {MAX_RUNS} runs at once; {len(ids)} were chosen.", field="runs", code=ErrorCode.MALFORMED)
+        raise Refused(
+            f"Compare at most {MAX_RUNS} runs at once; {len(ids)} were chosen.", field="runs", code=ErrorCode.MALFORMED
+        )
     return ids
 
 
@@ -59,7 +63,9 @@ def compare_runs(*, experiment: Experiment, run_ids: list[int]) -> list[Run]:
     found = {r.pk: r for r in experiment.runs.filter(pk__in=run_ids)}
     unknown = [i for i in run_ids if i not in found]
     if unknown:
-        raise Refused(f"No run {', '.join(map(str, unknown))} in this experiment.", field="runs", code=ErrorCode.MALFORMED)
+        raise Refused(
+            f"No run {', '.join(map(str, unknown))} in this experiment.", field="runs", code=ErrorCode.MALFORMED
+        )
     return [found[i] for i in run_ids]
 
 
@@ -98,7 +104,10 @@ def loss_awareness(runs: list[Run]) -> dict[str, Any]:
     shared = SHARED_METRICS[tasks[0]] if len(tasks) == 1 else []
     mixed = len(losses) > 1
     return {
-        "losses": losses, "tasks": tasks, "mixed_losses": mixed, "mixed_tasks": len(tasks) > 1,
+        "losses": losses,
+        "tasks": tasks,
+        "mixed_losses": mixed,
+        "mixed_tasks": len(tasks) > 1,
         "shared_metrics": shared,
         "default_keys": [shared[0]] if mixed and shared else ["train_loss", "val_loss"],
     }
@@ -227,14 +236,24 @@ def run_brief(run: Run, diff_fields: list[str]) -> dict[str, Any]:
     final = (run.summary or {}).get("final") or {}
     pick = lambda d: {k: d[k] for k in SUMMARY_KEYS if isinstance(d.get(k), (int, float))}
     return {
-        "id": run.pk, "name": run.name, "status": run.status, "verdict": run.verdict, "seed": run.seed,
-        "loss": loss_kind(run.config or {}), "config": {f: flat.get(f, MISSING) for f in diff_fields},
-        "best": pick(best), "final": pick(final),
+        "id": run.pk,
+        "name": run.name,
+        "status": run.status,
+        "verdict": run.verdict,
+        "seed": run.seed,
+        "loss": loss_kind(run.config or {}),
+        "config": {f: flat.get(f, MISSING) for f in diff_fields},
+        "best": pick(best),
+        "final": pick(final),
     }
 
 
 def comparison_get(
-    *, experiment: Experiment, run_ids: list[int], keys: list[str] | None = None, x: str = "step",
+    *,
+    experiment: Experiment,
+    run_ids: list[int],
+    keys: list[str] | None = None,
+    x: str = "step",
     max_points: int = DEFAULT_MAX_POINTS,
 ) -> dict[str, Any]:
     """Everything the compare page (and `GET /api/experiments/{id}/compare`) shows for the chosen runs."""
@@ -248,9 +267,13 @@ def comparison_get(
     diff = config_diff([r.config for r in runs])
     fields = [row["field"] for row in diff]
     return {
-        "experiment": experiment.pk, "x": x, "keys": keys, "max_points": max_points,
+        "experiment": experiment.pk,
+        "x": x,
+        "keys": keys,
+        "max_points": max_points,
         "available_keys": available_keys(run_ids) if runs else [],
-        **{k: v for k, v in aware.items() if k != "default_keys"}, "default_keys": aware["default_keys"],
+        **{k: v for k, v in aware.items() if k != "default_keys"},
+        "default_keys": aware["default_keys"],
         "higher_is_better": sorted(HIGHER_IS_BETTER),
         "config_diff": diff,
         "runs": [run_brief(r, fields) for r in runs],

@@ -45,8 +45,13 @@ def _leaders(experiment_ids: list[int]) -> dict[int, dict]:
             scored = [(r[3 + i], r) for r in runs if isinstance(r[3 + i], (int, float))]
             if scored:
                 value, row = better(scored, key=lambda s: s[0])
-                leaders[exp_id] = {"run": row[1], "name": row[2], "key": key, "value": value,
-                                   "url": reverse("run_detail", args=[row[1]])}
+                leaders[exp_id] = {
+                    "run": row[1],
+                    "name": row[2],
+                    "key": key,
+                    "value": value,
+                    "url": reverse("run_detail", args=[row[1]]),
+                }
                 break
     return leaders
 
@@ -55,23 +60,39 @@ def _experiments(team: Team) -> list[dict]:
     live = Q(runs__status__in=[Run.Status.RUNNING])
     waiting = Q(runs__status__in=[Run.Status.QUEUED, Run.Status.LOST])
     exps = list(
-        team.experiments.annotate(run_count=Count("runs"), running=Count("runs", filter=live),
-                                  queued=Count("runs", filter=waiting)).order_by("-created")[:MAX_EXPERIMENTS]
+        team.experiments.annotate(
+            run_count=Count("runs"), running=Count("runs", filter=live), queued=Count("runs", filter=waiting)
+        ).order_by("-created")[:MAX_EXPERIMENTS]
     )
     leaders = _leaders([e.pk for e in exps])
     return [
-        {"id": e.pk, "name": e.name, "url": reverse("experiment_detail", args=[e.pk]), "runs": e.run_count,
-         "running": e.running, "queued": e.queued, "leader": leaders.get(e.pk)}
+        {
+            "id": e.pk,
+            "name": e.name,
+            "url": reverse("experiment_detail", args=[e.pk]),
+            "runs": e.run_count,
+            "running": e.running,
+            "queued": e.queued,
+            "leader": leaders.get(e.pk),
+        }
         for e in exps
     ]
 
 
 def _run_row(run: Run, positions: dict[int, int]) -> dict:
     return {
-        "id": run.pk, "name": run.name or f"run {run.pk}", "url": reverse("run_detail", args=[run.pk]),
-        "experiment": run.experiment.name, "experiment_url": reverse("experiment_detail", args=[run.experiment_id]),
-        "status": run.status, "epoch": run.epoch, "epochs": run.epochs, "progress": run.progress,
-        "queue_position": positions.get(run.pk), "verdict": _verdict(run), "best": _best_metric(run.summary),
+        "id": run.pk,
+        "name": run.name or f"run {run.pk}",
+        "url": reverse("run_detail", args=[run.pk]),
+        "experiment": run.experiment.name,
+        "experiment_url": reverse("experiment_detail", args=[run.experiment_id]),
+        "status": run.status,
+        "epoch": run.epoch,
+        "epochs": run.epochs,
+        "progress": run.progress,
+        "queue_position": positions.get(run.pk),
+        "verdict": _verdict(run),
+        "best": _best_metric(run.summary),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
     }
 

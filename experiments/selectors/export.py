@@ -72,16 +72,25 @@ def experiment_runs_csv(experiment: Experiment) -> Iterator[str]:
     columns = list(RUN_FIELDS)
     for row in rows:
         columns += [c for c in row if c not in columns]
-    fixed, rest = columns[: len(RUN_FIELDS)], sorted(columns[len(RUN_FIELDS):])
+    fixed, rest = columns[: len(RUN_FIELDS)], sorted(columns[len(RUN_FIELDS) :])
     columns = fixed + rest
     return _csv_lines([columns] + [[row.get(c) for c in columns] for row in rows])
 
 
 def experiment_runs_json(experiment: Experiment) -> dict[str, Any]:
     runs = [
-        {"id": r.pk, "name": r.name, "status": r.status, "verdict": r.verdict, "seed": r.seed,
-         "group_hash": r.group_hash, "created": r.created.isoformat(),
-         "finished_at": r.finished_at.isoformat() if r.finished_at else None, "config": r.config, "summary": r.summary}
+        {
+            "id": r.pk,
+            "name": r.name,
+            "status": r.status,
+            "verdict": r.verdict,
+            "seed": r.seed,
+            "group_hash": r.group_hash,
+            "created": r.created.isoformat(),
+            "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+            "config": r.config,
+            "summary": r.summary,
+        }
         for r in _runs(experiment)
     ]
     return json_safe({"experiment": {"id": experiment.pk, "name": experiment.name}, "runs": runs})

@@ -113,7 +113,11 @@ def default_metric(reps: Reps) -> str:
 
 
 def leaderboard_get(
-    *, experiment: Experiment, metric: str | None = None, baseline: str | None = None, n_resamples: int = 2000,
+    *,
+    experiment: Experiment,
+    metric: str | None = None,
+    baseline: str | None = None,
+    n_resamples: int = 2000,
     with_effects: bool = True,
 ) -> dict[str, Any]:
     """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap CI), with sweep effects."""
@@ -124,7 +128,9 @@ def leaderboard_get(
     label, higher = METRICS[metric]
     scores = _scores(experiment, metric)
     if baseline and baseline not in scores:
-        raise Refused("baseline is not a configuration with finished runs here.", field="baseline", code=ErrorCode.MALFORMED)
+        raise Refused(
+            "baseline is not a configuration with finished runs here.", field="baseline", code=ErrorCode.MALFORMED
+        )
     factors = _factors(configs)
     sign = 1 if higher else -1
     ordered = sorted(scores, key=lambda g: -sign * sum(s for _, s in scores[g]) / len(scores[g]))
@@ -132,13 +138,21 @@ def leaderboard_get(
     unscored = [g for g in counts if g not in scores]
     labels = {g: _label(factors[g]) for g in shown + unscored if g in factors}  # only the groups shown
     ranked = ranking.rank_groups(
-        {g: [s for _, s in scores[g]] for g in shown}, higher_is_better=higher, baseline=baseline,
-        labels=labels, n_resamples=n_resamples,
+        {g: [s for _, s in scores[g]] for g in shown},
+        higher_is_better=higher,
+        baseline=baseline,
+        labels=labels,
+        n_resamples=n_resamples,
     )
     rows = [_row(g, counts, reps, factors, scores) for g in ranked]
     return {
-        "experiment": experiment.pk, "metric": metric, "metric_label": label, "higher_is_better": higher,
-        "metrics": {k: v[0] for k, v in METRICS.items()}, "baseline": baseline, "groups": rows,
+        "experiment": experiment.pk,
+        "metric": metric,
+        "metric_label": label,
+        "higher_is_better": higher,
+        "metrics": {k: v[0] for k, v in METRICS.items()},
+        "baseline": baseline,
+        "groups": rows,
         "unranked_groups": max(len(ordered) - MAX_GROUPS, 0),
         "unscored_groups": [{"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in unscored],
         "effects": _effects(scores, factors) if with_effects else {},  # the experiment page's top rows skip them

@@ -37,8 +37,11 @@ def live_workers() -> QuerySet[Worker]:
 
 def seconds_per_epoch() -> float | None:
     """Average wall time of an epoch over recently finished runs (None before the first one)."""
-    recent = (Run.objects.filter(status=Run.Status.SUCCEEDED, started_at__isnull=False, epoch__gt=0)
-              .order_by("-finished_at").values_list("started_at", "finished_at", "epoch")[:RECENT_RUNS])
+    recent = (
+        Run.objects.filter(status=Run.Status.SUCCEEDED, started_at__isnull=False, epoch__gt=0)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at", "epoch")[:RECENT_RUNS]
+    )
     per_epoch = [(end - start).total_seconds() / epochs for start, end, epochs in recent]
     return sum(per_epoch) / len(per_epoch) if per_epoch else None
 

@@ -25,8 +25,22 @@ from experiments.services.uploads import upload_check_for_run, upload_create, up
 from experiments.services.validation import text_problem
 
 __all__ = [
-    "saved_comparison_create", "config_validate", "experiment_create", "run_cancel", "run_launch",
-    "run_launch_allowed", "sweep_expand", "sweep_launch", "sweep_size", "membership_add", "membership_remove",
-    "team_create", "token_create", "token_revoke", "upload_check_for_run", "upload_create", "upload_export",
+    "saved_comparison_create",
+    "config_validate",
+    "experiment_create",
+    "run_cancel",
+    "run_launch",
+    "run_launch_allowed",
+    "sweep_expand",
+    "sweep_launch",
+    "sweep_size",
+    "membership_add",
+    "membership_remove",
+    "team_create",
+    "token_create",
+    "token_revoke",
+    "upload_check_for_run",
+    "upload_create",
+    "upload_export",
     "text_problem",
 ]

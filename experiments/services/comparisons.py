@@ -31,8 +31,12 @@ def saved_comparison_create(
         raise Refused("Smoothing is a number from 0 to 0.99.", field="smoothing") from None
     if not 0 <= smoothing <= 0.99:
         raise Refused("Smoothing is a number from 0 to 0.99.", field="smoothing")
-    clean = {"x": options.get("x", "step"), "smoothing": smoothing, "log": bool(options.get("log")),
-             "keys": [str(k)[:100] for k in options.get("keys") or []][:20]}
+    clean = {
+        "x": options.get("x", "step"),
+        "smoothing": smoothing,
+        "log": bool(options.get("log")),
+        "keys": [str(k)[:100] for k in options.get("keys") or []][:20],
+    }
     return SavedComparison.objects.create(
         experiment=experiment, team=experiment.team, name=name[:200], run_ids=run_ids, options=clean, created_by=user
     )

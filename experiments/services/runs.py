@@ -52,8 +52,9 @@ def run_launch(
     check_text(name, "name")
     run_launch_allowed(user=user)
     if cfg.dataset.name == "csv":
-        upload_check_for_run(team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target,
-                             task=cfg.dataset.task)
+        upload_check_for_run(
+            team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target, task=cfg.dataset.task
+        )
     with transaction.atomic():
         run = Run.objects.create(
             experiment=experiment,
@@ -102,13 +103,15 @@ def run_launch_allowed(*, user: AbstractBaseUser, count: int = 1) -> None:
     if recent + count > settings.RUNS_PER_MINUTE:
         raise Refused(
             f"Too many launches: at most {settings.RUNS_PER_MINUTE} runs per minute per user. "
-            "Wait a minute and try again.", field="runs_per_minute", code=ErrorCode.RATE_LIMITED,
+            "Wait a minute and try again.",
+            field="runs_per_minute",
+            code=ErrorCode.RATE_LIMITED,
         )
     queued = Run.objects.filter(created_by=user, status__in=[Run.Status.QUEUED, Run.Status.LOST]).count()
     if queued + count > settings.MAX_QUEUED_PER_USER:
         raise Refused(
             f"You already have {queued} runs waiting; at most {settings.MAX_QUEUED_PER_USER} may be queued per user. "
-            "Wait for some to start, or cancel some.", field="queued_runs", code=ErrorCode.RATE_LIMITED,
+            "Wait for some to start, or cancel some.",
+            field="queued_runs",
+            code=ErrorCode.RATE_LIMITED,
         )
-
-

@@ -82,7 +82,12 @@ def _validate_all(combos: list[tuple[dict, dict]]):
 
 
 def sweep_launch(
-    *, experiment: Experiment, user: AbstractBaseUser, base: dict, grid: dict[str, list], seeds: int,
+    *,
+    experiment: Experiment,
+    user: AbstractBaseUser,
+    base: dict,
+    grid: dict[str, list],
+    seeds: int,
     max_runs: int = MAX_SWEEP_RUNS,
 ) -> list[Run]:
     """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid."""

@@ -26,7 +26,9 @@ def _require_team_admin(*, team: Team, actor: AbstractBaseUser) -> None:
         raise Refused("Only a team admin can change who is in the team.", field="team", code=ErrorCode.FORBIDDEN)
 
 
-def membership_add(*, team: Team, actor: AbstractBaseUser, username: str, role: str = Membership.Role.MEMBER) -> Membership:
+def membership_add(
+    *, team: Team, actor: AbstractBaseUser, username: str, role: str = Membership.Role.MEMBER
+) -> Membership:
     """Add an existing user to `team`; only the team's admins may."""
     _require_team_admin(team=team, actor=actor)
     if role not in Membership.Role.values:

@@ -25,7 +25,8 @@ from django.template.defaultfilters import filesizeformat
 from experiments.analysis.tables import spreadsheet_safe
 from experiments.errors import ErrorCode, Refused, error_location
 from experiments.models import Membership, Team, Upload
-from workers.training.csvdata import MAX_COLUMNS, MAX_ROWS, MISSING, inspect_csv, validate_csv
+from workers.training import csvdata
+from workers.training.csvdata import MISSING, inspect_csv, validate_csv
 
 MAX_CELL_CHARS = 1000
 
@@ -48,7 +49,7 @@ def _decode(raw: bytes) -> str:
 
 def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
     try:
-        return csv.Sniffer().sniff(text[:64 * 1024], delimiters=",;\t|")
+        return csv.Sniffer().sniff(text[: 64 * 1024], delimiters=",;\t|")
     except csv.Error:
         return csv.excel  # one column, or too irregular to guess: plain commas, and the checks below explain
 
@@ -60,28 +61,11 @@ def _parse(text: str) -> list[list[str]]:
         for row in reader:
             if any(cell.strip() for cell in row):
                 rows.append(row)
-            if len(rows) > MAX_ROWS + 1:
-                raise _refuse(f"Too many rows: at most {MAX_ROWS:,} data rows are allowed.")
+            if len(rows) > csvdata.MAX_ROWS + 1:
+                raise _refuse(f"Too many rows: at most {csvdata.MAX_ROWS:,} data rows are allowed.")
     except csv.Error as exc:
         raise _refuse(f"Row {reader.line_num}: the CSV cannot be parsed ({exc}).") from None
     return rows
-
-
-def _check_header(header: list[str]) -> list[str]:
-    names = [h.strip() for h in header]
-    if len(names) < 2:
-        raise _refuse("The CSV needs at least two columns (a target and a feature), separated by commas.")
-    if len(names) > MAX_COLUMNS:
-        raise _refuse(f"Too many columns: {len(names)}; at most {MAX_COLUMNS} are allowed.")
-    for i, name in enumerate(names, start=1):
-        if not name:
-            raise _refuse(f"Row 1, column {i}: the header needs a name for every column.")
-        if len(name) > 200:
-            raise _refuse(f"Row 1, column {i}: a column name may be at most 200 characters.")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise _refuse(f"Row 1: column names must be unique; repeated: {', '.join(dupes)}.")
-    return names
 
 
 def _check_cell(cell: str, row: int, column: str) -> None:
@@ -99,11 +83,11 @@ def _check_cell(cell: str, row: int, column: str) -> None:
 
 
 def _check_rows(names: list[str], body: list[list[str]]) -> None:
-    if not body:
-        raise _refuse("The CSV has a header but no data rows.")
+    try:
+        csvdata.check_shape(names, body)
+    except ValueError as exc:
+        raise _refuse(str(exc)) from None
     for r, row in enumerate(body, start=2):
-        if len(row) != len(names):
-            raise _refuse(f"Row {r}: {len(row)} cells, but the header has {len(names)} columns.")
         for cell, name in zip(row, names):
             _check_cell(cell, r, name)
     for i, name in enumerate(names):
@@ -142,7 +126,7 @@ def upload_create(*, team: Team, user: AbstractBaseUser, file: UploadedFile) -> 
     rows = _parse(_decode(_read_limited(file)))
     if not rows:
         raise _refuse("The file is empty.")
-    names = _check_header(rows[0])
+    names = [h.strip() for h in rows[0]]
     _check_rows(names, rows[1:])
     settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
     tmp = settings.UPLOAD_DIR / f"incoming-{uuid.uuid4().hex}.csv"
@@ -154,8 +138,12 @@ def upload_create(*, team: Team, user: AbstractBaseUser, file: UploadedFile) -> 
             raise _refuse(str(exc).removeprefix("upload: ")) from None
         with transaction.atomic():
             upload = Upload.objects.create(
-                team=team, uploaded_by=user, original_name=name, size_bytes=tmp.stat().st_size,
-                rows=info["rows"], columns=info["columns"],
+                team=team,
+                uploaded_by=user,
+                original_name=name,
+                size_bytes=tmp.stat().st_size,
+                rows=info["rows"],
+                columns=info["columns"],
             )
             os.replace(tmp, upload.path)
     finally:
@@ -187,6 +175,8 @@ def upload_check_for_run(*, team_id: int, upload_id: int | None, target: str | N
         validate_csv(upload.path, target, task)
     except ValueError as exc:
         parts, msg = error_location([], str(exc))
-        field = {"target": "dataset.target", "upload": "dataset.upload"}.get(".".join(parts), ".".join(parts) or "dataset.upload")
+        field = {"target": "dataset.target", "upload": "dataset.upload"}.get(
+            ".".join(parts), ".".join(parts) or "dataset.upload"
+        )
         raise Refused(msg, field=field) from None
     return upload

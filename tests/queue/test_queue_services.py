@@ -129,8 +129,9 @@ def test_only_failed_or_cancelled_runs_can_be_requeued(runs):
 def finished_run(experiment, *, epochs: int, seconds: float) -> Run:
     run = launch(experiment, tiny_config(epochs=epochs))
     end = timezone.now()
-    Run.objects.filter(pk=run.pk).update(status="succeeded", epoch=epochs, started_at=end - timedelta(seconds=seconds),
-                                         finished_at=end)
+    Run.objects.filter(pk=run.pk).update(
+        status="succeeded", epoch=epochs, started_at=end - timedelta(seconds=seconds), finished_at=end
+    )
     return run
 
 

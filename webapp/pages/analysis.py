@@ -24,12 +24,24 @@ def _compare_context(request, experiment, run_ids: list[int], options: dict, sav
     runs = comparison.compare_runs(experiment=experiment, run_ids=run_ids)
     aware = comparison.loss_awareness(runs) if runs else None
     diff = comparison.config_diff([r.config for r in runs])
-    options = {"keys": (aware or {}).get("default_keys", ["train_loss", "val_loss"]), "x": "step",
-               "smoothing": 0.0, "log": False, **{k: v for k, v in options.items() if v not in (None, [], "")}}
+    options = {
+        "keys": (aware or {}).get("default_keys", ["train_loss", "val_loss"]),
+        "x": "step",
+        "smoothing": 0.0,
+        "log": False,
+        **{k: v for k, v in options.items() if v not in (None, [], "")},
+    }
     return {
-        "experiment": experiment, "runs": runs, "run_ids": run_ids, "aware": aware, "diff": diff,
-        "options": options, "saved": saved,
-        "picker": experiment.runs.only("id", "experiment", "name", "status", "verdict", "seed", "config").order_by("-created")[:PICKER_LIMIT],
+        "experiment": experiment,
+        "runs": runs,
+        "run_ids": run_ids,
+        "aware": aware,
+        "diff": diff,
+        "options": options,
+        "saved": saved,
+        "picker": experiment.runs.only("id", "experiment", "name", "status", "verdict", "seed", "config").order_by(
+            "-created"
+        )[:PICKER_LIMIT],
         "saved_list": selectors.saved_comparisons_for(experiment=experiment),
         "api_url": f"/api/experiments/{experiment.pk}/compare",
     }
@@ -47,8 +59,12 @@ def compare(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     try:
         run_ids = comparison.parse_run_ids(request.GET.getlist("runs"))
-        options = {"x": request.GET.get("x"), "keys": [k for k in request.GET.get("keys", "").split(",") if k],
-                   "smoothing": _float(request.GET.get("smoothing")), "log": request.GET.get("log") == "1"}
+        options = {
+            "x": request.GET.get("x"),
+            "keys": [k for k in request.GET.get("keys", "").split(",") if k],
+            "smoothing": _float(request.GET.get("smoothing")),
+            "log": request.GET.get("log") == "1",
+        }
         context = _compare_context(request, experiment, run_ids, options)
     except Refused as exc:
         messages.error(request, exc.message)
@@ -72,11 +88,17 @@ def compare_save(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     try:
         run_ids = comparison.parse_run_ids(request.POST.get("runs", ""))
-        options = {"x": request.POST.get("x", "step"), "smoothing": request.POST.get("smoothing", 0),
-                   "log": request.POST.get("log") == "on",
-                   "keys": [k for k in request.POST.get("keys", "").split(",") if k]}
+        options = {
+            "x": request.POST.get("x", "step"),
+            "smoothing": request.POST.get("smoothing", 0),
+            "log": request.POST.get("log") == "on",
+            "keys": [k for k in request.POST.get("keys", "").split(",") if k],
+        }
         saved = services.saved_comparison_create(
-            experiment=experiment, user=request.user, name=request.POST.get("name", ""), run_ids=run_ids,
+            experiment=experiment,
+            user=request.user,
+            name=request.POST.get("name", ""),
+            run_ids=run_ids,
             options=options,
         )
     except Refused as exc:
@@ -92,7 +114,9 @@ def leaderboard_page(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     try:
         board = leaderboard.leaderboard_get(
-            experiment=experiment, metric=request.GET.get("metric") or None, baseline=request.GET.get("baseline") or None
+            experiment=experiment,
+            metric=request.GET.get("metric") or None,
+            baseline=request.GET.get("baseline") or None,
         )
     except Refused as exc:
         messages.error(request, exc.message)
@@ -108,15 +132,22 @@ def sweep_new(request, experiment_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             runs = services.sweep_launch(
-                experiment=experiment, user=request.user, base=form.base_config(), grid=form.grid(),
+                experiment=experiment,
+                user=request.user,
+                base=form.base_config(),
+                grid=form.grid(),
                 seeds=form.cleaned_data["seeds"],
             )
             messages.success(request, f"Sweep queued: {len(runs)} runs.")
             return redirect("experiment_detail", experiment_id=experiment.pk)
         except Refused as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    context = {"experiment": experiment, "form": form, "max_runs": sweeps.MAX_SWEEP_RUNS,
-               "factors": list(sweeps.FACTORS)}
+    context = {
+        "experiment": experiment,
+        "form": form,
+        "max_runs": sweeps.MAX_SWEEP_RUNS,
+        "factors": list(sweeps.FACTORS),
+    }
     return render(request, "experiments/sweep_form.html", context, status=400 if form.errors else 200)
 
 
@@ -140,13 +171,17 @@ def _export(fmt: str, name: str, as_csv, as_json):
 @login_required
 def experiment_export(request, experiment_id: int, fmt: str):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
-    return _export(fmt, f"experiment-{experiment.pk}-runs", lambda: export.experiment_runs_csv(experiment),
-                   lambda: export.experiment_runs_json(experiment))
+    return _export(
+        fmt,
+        f"experiment-{experiment.pk}-runs",
+        lambda: export.experiment_runs_csv(experiment),
+        lambda: export.experiment_runs_json(experiment),
+    )
 
 
 @login_required
 def run_export(request, run_id: int, fmt: str):
     run = selectors.run_get(user=request.user, run_id=run_id)
-    return _export(fmt, f"run-{run.pk}-metrics", lambda: export.run_history_csv(run),
-                   lambda: export.run_history_json(run))
-
+    return _export(
+        fmt, f"run-{run.pk}-metrics", lambda: export.run_history_csv(run), lambda: export.run_history_json(run)
+    )

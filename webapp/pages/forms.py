@@ -140,7 +140,9 @@ class RunLaunchForm(forms.Form):
         """Dataset 'csv' picks one of the team's uploads by name, and a target column from it."""
         choices = [("", "— none —")] + [(str(u.pk), f"{u.original_name} ({u.rows} rows)") for u in uploads]
         self.fields["dataset__upload"] = forms.ChoiceField(
-            choices=choices, required=False, label="Upload",
+            choices=choices,
+            required=False,
+            label="Upload",
             help_text="With dataset 'csv': one of your team's uploaded CSVs (add one on the Uploads page).",
         )
         self.fields["dataset__target"].widget.attrs["list"] = "target-columns"
@@ -207,21 +209,36 @@ class SweepForm(forms.Form):
 
     preset = forms.ChoiceField(help_text="The base config; the grid below replaces some of its values.")
     epochs = forms.IntegerField(min_value=1, max_value=_cfg.MAX_EPOCHS, initial=20)
-    optimizer = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                          choices=[(c, c) for c in typing.get_args(_cfg.OptimizerConfig.model_fields["name"].annotation)])
+    optimizer = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(c, c) for c in typing.get_args(_cfg.OptimizerConfig.model_fields["name"].annotation)],
+    )
     lr = forms.CharField(required=False, label="Learning rates", help_text="e.g. 0.1, 0.01, 0.001")
-    schedule = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                         choices=[(c, c) for c in typing.get_args(_cfg.ScheduleConfig.model_fields["name"].annotation)])
+    schedule = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(c, c) for c in typing.get_args(_cfg.ScheduleConfig.model_fields["name"].annotation)],
+    )
     batch_size = forms.CharField(required=False, label="Batch sizes", help_text="e.g. 32, 128")
     l2 = forms.CharField(required=False, label="L2 penalties", help_text="e.g. 0, 0.0001, 0.001")
     l1 = forms.CharField(required=False, label="L1 penalties", help_text="e.g. 0, 0.0001")
     dropout = forms.CharField(required=False, label="Dropout", help_text="e.g. 0, 0.5")
-    arch = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Architecture",
-                                     choices=[(c, c) for c in typing.get_args(_cfg.ModelConfig.model_fields["arch"].annotation)])
-    hidden = forms.CharField(required=False, label="Layer widths",
-                             help_text="Alternatives separated by |, e.g. 256,128 | 64")
-    loss = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple, label="Loss",
-                                     choices=[(c, c) for c in typing.get_args(_cfg.LossConfig.model_fields["name"].annotation)])
+    arch = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Architecture",
+        choices=[(c, c) for c in typing.get_args(_cfg.ModelConfig.model_fields["arch"].annotation)],
+    )
+    hidden = forms.CharField(
+        required=False, label="Layer widths", help_text="Alternatives separated by |, e.g. 256,128 | 64"
+    )
+    loss = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Loss",
+        choices=[(c, c) for c in typing.get_args(_cfg.LossConfig.model_fields["name"].annotation)],
+    )
     seeds = forms.IntegerField(min_value=1, max_value=20, initial=3, help_text="Runs per configuration, seeds 0…N−1.")
 
     def __init__(self, *args, presets: dict, **kwargs):
@@ -256,10 +273,12 @@ class SweepForm(forms.Form):
     def grid(self) -> dict[str, list]:
         return {f: self.cleaned_data[f] for f in FACTORS if self.cleaned_data.get(f)}
 
+
 class MemberAddForm(forms.Form):
     username = forms.CharField(max_length=150, help_text="The username of someone who already has a LossLab account.")
     role = forms.ChoiceField(
-        choices=Membership.Role.choices, initial=Membership.Role.MEMBER,
+        choices=Membership.Role.choices,
+        initial=Membership.Role.MEMBER,
         help_text="Admins can add and remove members; members can launch and see the team's work.",
     )
 

@@ -34,7 +34,9 @@ def experiment_list(request):
             except Refused as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     experiments = selectors.experiments_for_user(request.user)
-    return render(request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams})
+    return render(
+        request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams}
+    )
 
 
 RUNS_PER_PAGE = 100

@@ -41,7 +41,9 @@ def team_switch(request):
     request.session["team_id"] = team.pk
     messages.info(request, f"You are now working in {team.name}.")
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         target = "home"
     return redirect(target)
 
@@ -57,8 +59,11 @@ def team_detail(request):
         except Refused as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
     context = {
-        "team": team, "form": form, "members": selectors.team_members(team=team) if team else [],
-        "is_admin": team is not None and selectors.membership_role(user=request.user, team=team) == Membership.Role.ADMIN,
+        "team": team,
+        "form": form,
+        "members": selectors.team_members(team=team) if team else [],
+        "is_admin": team is not None
+        and selectors.membership_role(user=request.user, team=team) == Membership.Role.ADMIN,
     }
     return render(request, "experiments/team.html", context, status=400 if form.is_bound and form.errors else 200)
 
@@ -92,8 +97,12 @@ def upload_list(request):
             except Refused as exc:
                 form.add_error("file", exc.message)
     context = {
-        "team": team, "form": form, "uploads": selectors.uploads_for_team(team=team),
-        "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024), "max_rows": f"{MAX_ROWS:,}", "max_columns": MAX_COLUMNS,
+        "team": team,
+        "form": form,
+        "uploads": selectors.uploads_for_team(team=team),
+        "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+        "max_rows": f"{MAX_ROWS:,}",
+        "max_columns": MAX_COLUMNS,
     }
     return render(request, "experiments/uploads.html", context, status=400 if form.is_bound and form.errors else 200)
 

@@ -18,7 +18,9 @@ urlpatterns = [
     path("comparisons/<int:comparison_id>/", views_analysis.saved_comparison, name="saved_comparison"),
     path("experiments/<int:experiment_id>/leaderboard/", views_analysis.leaderboard_page, name="leaderboard"),
     path("experiments/<int:experiment_id>/sweeps/new/", views_analysis.sweep_new, name="sweep_new"),
-    path("experiments/<int:experiment_id>/export.<str:fmt>", views_analysis.experiment_export, name="experiment_export"),
+    path(
+        "experiments/<int:experiment_id>/export.<str:fmt>", views_analysis.experiment_export, name="experiment_export"
+    ),
     path("runs/<int:run_id>/metrics.<str:fmt>", views_analysis.run_export, name="run_export"),
     path("team/", views_team.team_detail, name="team_detail"),
     path("team/switch/", views_team.team_switch, name="team_switch"),

@@ -29,11 +29,6 @@ def verdict_label(verdict: str) -> str:
     return (verdict or "").replace("_", " ")
 
 
-@register.filter
-def get_item(mapping, key):
-    return (mapping or {}).get(key)
-
-
 def rough_duration(seconds: float) -> str:
     """A queue estimate is rough: say so ("~4 min"), never "3m 52s"."""
     if seconds < 60:
