@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-mlflow-venv check-deploy clean
+.PHONY: run test lint bench bench-mlflow-venv check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,14 @@ chromium:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null)); } || \
 	  echo "chromium not installed: browser tests will be skipped"
 
-test: $(STAMP) chromium
+# The rules first (seconds): lint and format (ruff), then the import contracts (import-linter,
+# in pyproject.toml), then the suite.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: $(STAMP) chromium lint
 	$(PY) -m pytest
 
 # The benchmark compares against MLflow, installed only in its own venv (never an app dependency).

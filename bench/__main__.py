@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -42,18 +42,22 @@ def say(msg: str) -> None:
 
 
 def run_training(quick: bool, threads: int) -> dict:
+    import bench_training
     import torch
 
-    import bench_training
     from workers.training.config import RunConfig
 
     torch.set_num_threads(threads)
     small = {"name": "iris"} if quick else {"name": "digits"}  # quick checks the harness, not the speed
     digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if quick else 10, "dataset": small})
-    large = RunConfig.model_validate({
-        "seed": 0, "device": "cpu", "epochs": 1 if quick else 2,
-        "dataset": {"name": "synthetic_classification", "n_samples": 600 if quick else 60000, "n_features": 784},
-    })
+    large = RunConfig.model_validate(
+        {
+            "seed": 0,
+            "device": "cpu",
+            "epochs": 1 if quick else 2,
+            "dataset": {"name": "synthetic_classification", "n_samples": 600 if quick else 60000, "n_features": 784},
+        }
+    )
     # Digits runs last 0.1-0.3 s, where a scheduler hiccup is a few percent: best of more repeats.
     short, long = (1, 1) if quick else (9, 3)
     name = "synthetic 600×784" if quick else "synthetic 60,000×784"
@@ -71,8 +75,9 @@ def backends() -> list[tuple[str, str]]:
 
 def throwaway_postgres(admin_url: str):
     """Create a uniquely named database next to DATABASE_URL's; returns (url, drop function)."""
-    import psycopg
     from urllib.parse import urlparse, urlunparse
+
+    import psycopg
 
     name = f"losslab_bench_{os.getpid()}"
     parts = urlparse(admin_url)
@@ -115,8 +120,18 @@ def run_mlflow_compare(tmp: pathlib.Path, ours: dict, quick: bool) -> dict | Non
     tens of seconds here, so one or two samples already say what matters (an order of magnitude)."""
     if not MLFLOW_PY.exists():
         return None
-    cmd = [str(MLFLOW_PY), str(BENCH / "bench_compare_mlflow.py"), "--runs", str(ours["runs"]), "--steps",
-           str(ours["steps"]), "--repeats", "1" if quick else "2", "--dir", str(tmp / "mlflow-compare")]
+    cmd = [
+        str(MLFLOW_PY),
+        str(BENCH / "bench_compare_mlflow.py"),
+        "--runs",
+        str(ours["runs"]),
+        "--steps",
+        str(ours["steps"]),
+        "--repeats",
+        "1" if quick else "2",
+        "--dir",
+        str(tmp / "mlflow-compare"),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         say("MLflow compare side failed:\n" + done.stderr[-3000:])
@@ -125,9 +140,12 @@ def run_mlflow_compare(tmp: pathlib.Path, ours: dict, quick: bool) -> dict | Non
 
 
 def run_queue(quick: bool) -> dict:
-    sizes = ["--latency-runs", "3", "--turnover-runs", "4"] if quick else ["--latency-runs", "15", "--turnover-runs", "40"]
-    done = subprocess.run([sys.executable, str(BENCH / "bench_queue.py"), "--json", *sizes],
-                          capture_output=True, text=True, cwd=ROOT)
+    sizes = (
+        ["--latency-runs", "3", "--turnover-runs", "4"] if quick else ["--latency-runs", "15", "--turnover-runs", "40"]
+    )
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "bench_queue.py"), "--json", *sizes], capture_output=True, text=True, cwd=ROOT
+    )
     if done.returncode:
         say("queue bench failed:\n" + (done.stdout + done.stderr)[-3000:])
         return {}
@@ -143,24 +161,39 @@ def run_footprint() -> dict:
 
 
 def run_browser(tmp: pathlib.Path, listing: dict, compare: dict | None, quick: bool) -> dict:
-    import browser
 
     big = listing["runs_big"]
     pages = {
         "experiment page": {"url": f"/experiments/{listing['big_id']}/", "drawn": "experiment"},
         # The benchmark user is in two teams ("bench" holds the compare runs): the dashboard must be the
         # one of the team that holds the listing experiments.
-        "dashboard": {"url": "/", "drawn": "dashboard", "team": "bench-harness",
-                      "expect": "[...document.querySelectorAll('[data-section=experiments] tbody tr')].some((tr) => "
-                                f"tr.cells[0].textContent === 'listing big' && tr.cells[1].textContent === '{big}')"},
+        "dashboard": {
+            "url": "/",
+            "drawn": "dashboard",
+            "team": "bench-harness",
+            "expect": "[...document.querySelectorAll('[data-section=experiments] tbody tr')].some((tr) => "
+            f"tr.cells[0].textContent === 'listing big' && tr.cells[1].textContent === '{big}')",
+        },
     }
     if compare:
         runs = ",".join(map(str, compare["run_ids"]))
-        pages["compare page"] = {"url": f"/experiments/{compare['exp_id']}/compare/?runs={runs}", "drawn": "compare",
-                                 "expect": f"document.getElementById('compare-meta').textContent.startsWith("
-                                           f"'{compare['runs']} runs')"}
-    cmd = [sys.executable, str(BENCH / "browser.py"), "--db", f"sqlite:///{tmp / 'losslab.sqlite3'}",
-           "--pages", json.dumps(pages), "--repeats", "1" if quick else "5", "--shots", str(ROOT / "bench" / "out")]
+        pages["compare page"] = {
+            "url": f"/experiments/{compare['exp_id']}/compare/?runs={runs}",
+            "drawn": "compare",
+            "expect": f"document.getElementById('compare-meta').textContent.startsWith('{compare['runs']} runs')",
+        }
+    cmd = [
+        sys.executable,
+        str(BENCH / "browser.py"),
+        "--db",
+        f"sqlite:///{tmp / 'losslab.sqlite3'}",
+        "--pages",
+        json.dumps(pages),
+        "--repeats",
+        "1" if quick else "5",
+        "--shots",
+        str(ROOT / "bench" / "out"),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode:
         say("browser failed:\n" + done.stderr[-3000:])
@@ -211,7 +244,9 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
         rows += report.queue_rows(figures["queue"])
     if "browser" in sections and figures.get("sqlite", {}).get("listing"):
         say("browser: pages in Chromium")
-        figures["browser"] = run_browser(tmp, figures["sqlite"]["listing"], figures["sqlite"].get("compare"), args.quick)
+        figures["browser"] = run_browser(
+            tmp, figures["sqlite"]["listing"], figures["sqlite"].get("compare"), args.quick
+        )
         rows += report.browser_rows(figures["browser"], figures["sqlite"])
     if "footprint" in sections:
         say("footprint: make run's processes")
@@ -245,11 +280,13 @@ def main() -> None:
     unknown = set(args.sections) - set(SECTIONS)
     if unknown:
         ap.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
-    started, load_before = datetime.now(timezone.utc), load()
+    started, load_before = datetime.now(UTC), load()
     with tempfile.TemporaryDirectory(prefix="losslab-bench-") as tmp:
         rows, figures = collect(args, pathlib.Path(tmp))
-    header = (f"LossLab benchmark, {started:%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} CPUs), "
-              f"load average {load_before} before / {load()} after{' (--quick: tiny sizes)' if args.quick else ''}")
+    header = (
+        f"LossLab benchmark, {started:%Y-%m-%d %H:%M} UTC, {platform.node()} ({os.cpu_count()} CPUs), "
+        f"load average {load_before} before / {load()} after{' (--quick: tiny sizes)' if args.quick else ''}"
+    )
     print("\n" + header + "\n\n" + report.format_table(rows))
     if args.markdown:
         write_markdown(pathlib.Path(args.markdown), header, report.format_table(rows, markdown=True))

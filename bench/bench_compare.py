@@ -68,9 +68,19 @@ def load(runs: int, steps: int, epochs: int) -> tuple[int, list[int], float]:
     Membership.objects.create(user=user, team=team)
     exp = Experiment.objects.create(team=team, name="bench", created_by=user)
     cfg = RunConfig()
-    objs = [Run(experiment=exp, name=f"run {i}", config={**cfg.model_dump(mode="json"), "seed": i},
-                config_hash=str(i), group_hash="g", seed=i, status="succeeded", queued_at=timezone.now())
-            for i in range(runs)]
+    objs = [
+        Run(
+            experiment=exp,
+            name=f"run {i}",
+            config={**cfg.model_dump(mode="json"), "seed": i},
+            config_hash=str(i),
+            group_hash="g",
+            seed=i,
+            status="succeeded",
+            queued_at=timezone.now(),
+        )
+        for i in range(runs)
+    ]
     ids = [r.pk for r in Run.objects.bulk_create(objs)]
     per_epoch = steps // epochs
     t0 = time.perf_counter()
@@ -113,8 +123,13 @@ def time_compare(exp_id: int, ids: list[int], *, x: str, repeats: int, max_point
         size = len(r.content)
     body = json.loads(r.content)
     points = sum(len(s["x"]) for by_key in body["series"].values() for s in by_key.values())
-    return {"median_ms": 1000 * statistics.median(times), "min_ms": 1000 * min(times),
-            "cpu_ms": 1000 * min(cpu), "bytes": size, "points": points}
+    return {
+        "median_ms": 1000 * statistics.median(times),
+        "min_ms": 1000 * min(times),
+        "cpu_ms": 1000 * min(cpu),
+        "bytes": size,
+        "points": points,
+    }
 
 
 def time_ranking(n_groups: int = 2000, n_seeds: int = 5, repeats: int = 3) -> dict:
@@ -129,10 +144,21 @@ def time_ranking(n_groups: int = 2000, n_seeds: int = 5, repeats: int = 3) -> di
 
     Experiment.objects.filter(name="bench ranking").delete()
     exp = Experiment.objects.create(team=Team.objects.get(name="bench"), name="bench ranking")
-    runs = [Run(experiment=exp, name=f"g{g} s{s}", config={"optimizer": {"lr": 1e-4 * (g + 1)}, "seed": s},
-                config_hash=f"{g}-{s}", group_hash=f"{g:06d}", seed=s, status="succeeded", queued_at=timezone.now(),
-                summary={"best": {"val_accuracy": 0.5 + g / (4 * n_groups) + s / 1000}, "final": {}})
-            for g in range(n_groups) for s in range(n_seeds)]
+    runs = [
+        Run(
+            experiment=exp,
+            name=f"g{g} s{s}",
+            config={"optimizer": {"lr": 1e-4 * (g + 1)}, "seed": s},
+            config_hash=f"{g}-{s}",
+            group_hash=f"{g:06d}",
+            seed=s,
+            status="succeeded",
+            queued_at=timezone.now(),
+            summary={"best": {"val_accuracy": 0.5 + g / (4 * n_groups) + s / 1000}, "final": {}},
+        )
+        for g in range(n_groups)
+        for s in range(n_seeds)
+    ]
     Run.objects.bulk_create(runs, batch_size=1000)
     client = Client()
     client.force_login(User.objects.get(username="bench"))
@@ -192,13 +218,19 @@ def main() -> None:
         print(f"LossLab: wrote {n_points:,} points in {write_s:.1f} s ({n_points / write_s:,.0f} points/s)")
     if not reuse:
         before = time_compare(exp_id, ids, x="step", repeats=args.repeats, max_points=args.max_points)
-        print(f"LossLab compare x=step, one chunk per epoch (a run still training): median {before['median_ms']:.0f} ms "
-              f"(CPU {before['cpu_ms']:.0f})")
+        print(
+            f"LossLab compare x=step, one chunk per epoch (a run still training): median {before['median_ms']:.0f} ms "
+            f"(CPU {before['cpu_ms']:.0f})"
+        )
         print(f"compacting finished runs: {compact_all(ids):.1f} s")
-    results = {x: time_compare(exp_id, ids, x=x, repeats=args.repeats, max_points=args.max_points) for x in ("step", "epoch")}
+    results = {
+        x: time_compare(exp_id, ids, x=x, repeats=args.repeats, max_points=args.max_points) for x in ("step", "epoch")
+    }
     for x, r in results.items():
-        print(f"LossLab compare x={x}: median {r['median_ms']:.0f} ms (min {r['min_ms']:.0f}, CPU {r['cpu_ms']:.0f}), "
-              f"{r['bytes'] / 1e6:.2f} MB, {r['points']:,} points drawn")
+        print(
+            f"LossLab compare x={x}: median {r['median_ms']:.0f} ms (min {r['min_ms']:.0f}, CPU {r['cpu_ms']:.0f}), "
+            f"{r['bytes'] / 1e6:.2f} MB, {r['points']:,} points drawn"
+        )
     if args.ranking:
         rk = time_ranking()
         print(f"LossLab ranking of {rk['runs']:,} runs: median {rk['median_ms']:.0f} ms, {rk['queries']} queries")
@@ -206,9 +238,21 @@ def main() -> None:
         profile(exp_id, ids)
     if args.mlflow:
         out = subprocess.run(
-            [args.mlflow, str(ROOT / "bench" / "bench_compare_mlflow.py"), "--runs", str(args.runs), "--steps",
-             str(args.steps), "--repeats", str(args.repeats), "--dir", str(tmp / "mlflow")],
-            capture_output=True, text=True, check=False,
+            [
+                args.mlflow,
+                str(ROOT / "bench" / "bench_compare_mlflow.py"),
+                "--runs",
+                str(args.runs),
+                "--steps",
+                str(args.steps),
+                "--repeats",
+                str(args.repeats),
+                "--dir",
+                str(tmp / "mlflow"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if out.returncode:
             print("MLflow part failed:\n" + out.stderr[-3000:])
@@ -223,8 +267,10 @@ def table(ours: dict, ml: dict, n_points: int, write_s: float) -> None:
     print(f"{'LossLab GET /compare (min/max, 500 pts/curve)':44} {ours['median_ms']:18.0f} {ours['bytes'] / 1e6:11.2f}")
     for name, r in ml["reads"].items():
         print(f"{'MLflow ' + name:44} {r['median_ms']:18.0f} {r['bytes'] / 1e6:11.2f}")
-    print(f"\nwrites: LossLab {n_points / write_s:,.0f} points/s · MLflow {ml['write_points_per_s']:,.0f} points/s "
-          f"({ml['write_note']})")
+    print(
+        f"\nwrites: LossLab {n_points / write_s:,.0f} points/s · MLflow {ml['write_points_per_s']:,.0f} points/s "
+        f"({ml['write_note']})"
+    )
 
 
 if __name__ == "__main__":

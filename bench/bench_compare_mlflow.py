@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench_compare import history  # noqa: E402  (the same curves; numpy only, no Django)
+from bench_compare import history
 
 
 def main() -> None:
@@ -60,22 +60,38 @@ def main() -> None:
 
     client = app.test_client()
     reads = {
-        f"get-history-bulk-interval ({args.max_results} pts/run)": time_calls(client, [
-            ("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
-             {"run_ids": run_ids, "metric_key": key, "max_results": args.max_results})
-            for key in ("train_loss", "val_loss")
-        ], args.repeats),
+        f"get-history-bulk-interval ({args.max_results} pts/run)": time_calls(
+            client,
+            [
+                (
+                    "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+                    {"run_ids": run_ids, "metric_key": key, "max_results": args.max_results},
+                )
+                for key in ("train_loss", "val_loss")
+            ],
+            args.repeats,
+        ),
     }
     print(f"mlflow: bulk-interval timed ({time.strftime('%X')})", file=sys.stderr, flush=True)
-    full = [("/api/2.0/mlflow/metrics/get-history", {"run_id": rid, "metric_key": key, "max_results": 25000})
-            for rid in run_ids for key in ("train_loss", "val_loss")]
+    full = [
+        ("/api/2.0/mlflow/metrics/get-history", {"run_id": rid, "metric_key": key, "max_results": 25000})
+        for rid in run_ids
+        for key in ("train_loss", "val_loss")
+    ]
     sample = time_calls(client, full[: args.full_sample], 1)
     scale = len(full) / args.full_sample
     reads[f"get-history (full; {len(full)} calls, scaled from {args.full_sample})"] = {
         k: v * scale if k in ("median_ms", "min_ms", "bytes") else v for k, v in sample.items()
     }
-    print(json.dumps({"reads": reads, "write_points_per_s": write_rate,
-                      "write_note": f"log_batch, 1,000 points per call, {args.logged_runs} runs"}))
+    print(
+        json.dumps(
+            {
+                "reads": reads,
+                "write_points_per_s": write_rate,
+                "write_note": f"log_batch, 1,000 points per call, {args.logged_runs} runs",
+            }
+        )
+    )
 
 
 def write(uri: str, root: pathlib.Path, runs: int, steps: int, logged: int) -> tuple[list[str], float]:
@@ -93,22 +109,31 @@ def write(uri: str, root: pathlib.Path, runs: int, steps: int, logged: int) -> t
         rid = run.info.run_id
         run_ids.append(rid)
         s, train, val = history(i, steps)
-        rows = [(key, float(v), int(1e12 + st), rid, int(st), 0)
-                for key, arr in (("train_loss", train), ("val_loss", val)) for st, v in zip(s, arr)]
+        rows = [
+            (key, float(v), int(1e12 + st), rid, int(st), 0)
+            for key, arr in (("train_loss", train), ("val_loss", val))
+            for st, v in zip(s, arr)
+        ]
         if i < logged:
             t0 = time.perf_counter()
             metrics = [Metric(k, v, ts, st) for k, v, ts, _, st, _ in rows]
             for j in range(0, len(metrics), 1000):
-                client.log_batch(rid, metrics=metrics[j:j + 1000])
+                client.log_batch(rid, metrics=metrics[j : j + 1000])
             logged_s += time.perf_counter() - t0
         else:
             with sqlite3.connect(root / "mlflow.db") as db:
-                db.executemany('INSERT INTO metrics ("key", value, timestamp, run_uuid, step, is_nan) '
-                               "VALUES (?, ?, ?, ?, ?, ?)", rows)
-                db.executemany('INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid) '
-                               "VALUES (?, ?, ?, ?, 0, ?)",
-                               [(k, float(a[-1]), int(1e12 + s[-1]), int(s[-1]), rid)
-                                for k, a in (("train_loss", train), ("val_loss", val))])
+                db.executemany(
+                    'INSERT INTO metrics ("key", value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)',
+                    rows,
+                )
+                db.executemany(
+                    'INSERT INTO latest_metrics ("key", value, timestamp, step, is_nan, run_uuid) '
+                    "VALUES (?, ?, ?, ?, 0, ?)",
+                    [
+                        (k, float(a[-1]), int(1e12 + s[-1]), int(s[-1]), rid)
+                        for k, a in (("train_loss", train), ("val_loss", val))
+                    ],
+                )
         client.set_terminated(rid)
     return run_ids, logged * steps * 2 / logged_s if logged else float("nan")
 
@@ -124,8 +149,12 @@ def time_calls(client, calls: list[tuple[str, dict]], repeats: int) -> dict:
             assert r.status_code == 200, r.data[:300]
             size += len(r.data)
         totals.append(time.perf_counter() - t0)
-    return {"median_ms": 1000 * statistics.median(totals), "min_ms": 1000 * min(totals), "bytes": size,
-            "calls": len(calls)}
+    return {
+        "median_ms": 1000 * statistics.median(totals),
+        "min_ms": 1000 * min(totals),
+        "bytes": size,
+        "calls": len(calls),
+    }
 
 
 if __name__ == "__main__":

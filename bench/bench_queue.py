@@ -44,8 +44,26 @@ INSTANT = {"dataset": {"name": "iris"}, "model": {"arch": "mlp", "hidden": [8]},
 def start_worker() -> subprocess.Popen:
     log = (TMP / "worker.log").open("wb")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "runs", "-c", "1", "--prefetch-multiplier",
-           "1", "-n", "bench@%h", "-l", "info", "--without-mingle", "--without-gossip"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "webapp",
+        "worker",
+        "-Q",
+        "runs",
+        "-c",
+        "1",
+        "--prefetch-multiplier",
+        "1",
+        "-n",
+        "bench@%h",
+        "-l",
+        "info",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     while b"ready." not in (TMP / "worker.log").read_bytes():
         if proc.poll() is not None:
@@ -104,15 +122,28 @@ def main() -> None:
         warm = run_launch(experiment=experiment, user=user, config=INSTANT)  # pays torch's one-off imports
         wait_status(warm.pk, finished, poll=0.05)
         lat = sorted(latency(experiment, user, args.latency_runs))
-        print(f"submit -> running, idle worker ({len(lat)} runs): median {statistics.median(lat) * 1000:.0f} ms, "
-              f"p90 {lat[int(0.9 * (len(lat) - 1))] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms")
+        print(
+            f"submit -> running, idle worker ({len(lat)} runs): median {statistics.median(lat) * 1000:.0f} ms, "
+            f"p90 {lat[int(0.9 * (len(lat) - 1))] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+        )
         per_min = turnover(experiment, user, args.turnover_runs)
-        print(f"turnover, {args.turnover_runs} instant runs (1 epoch, iris) on 1 worker: {per_min:.0f} runs/min "
-              f"({60 / per_min:.2f} s per run, training included)")
+        print(
+            f"turnover, {args.turnover_runs} instant runs (1 epoch, iris) on 1 worker: {per_min:.0f} runs/min "
+            f"({60 / per_min:.2f} s per run, training included)"
+        )
         print(f"load average during the bench: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         if args.json:
-            print(json.dumps({"latency_s": lat, "median_s": statistics.median(lat), "runs_per_min": per_min,
-                              "turnover_runs": args.turnover_runs, "load": os.getloadavg()[0]}))
+            print(
+                json.dumps(
+                    {
+                        "latency_s": lat,
+                        "median_s": statistics.median(lat),
+                        "runs_per_min": per_min,
+                        "turnover_runs": args.turnover_runs,
+                        "load": os.getloadavg()[0],
+                    }
+                )
+            )
     finally:
         os.killpg(worker.pid, 15)
         worker.wait(30)

@@ -26,12 +26,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from workers.training import engine  # noqa: E402
-from workers.training.config import RunConfig  # noqa: E402
-from workers.training.data import load_dataset  # noqa: E402
-from workers.training.losses import build_loss, n_outputs  # noqa: E402
-from workers.training.models import build_model  # noqa: E402
-from workers.training.optim import build_optimizer  # noqa: E402
+from workers.training import engine
+from workers.training.config import RunConfig
+from workers.training.data import load_dataset
+from workers.training.losses import build_loss, n_outputs
+from workers.training.models import build_model
+from workers.training.optim import build_optimizer
 
 
 class BufferingReporter:
@@ -98,7 +98,7 @@ def run_bare(config: RunConfig, data, dataloader: bool) -> None:
             batches = iter(loader)
         else:
             perm = torch.randperm(len(X), device=device)
-            batches = ((X[perm[i:i + bs]], y[perm[i:i + bs]]) for i in range(0, len(X) - 1, bs))
+            batches = ((X[perm[i : i + bs]], y[perm[i : i + bs]]) for i in range(0, len(X) - 1, bs))
         for xb, yb in batches:
             loss = loss_fn(model(xb), yb)
             opt.zero_grad(set_to_none=True)
@@ -123,8 +123,9 @@ def measure_case(config: RunConfig, repeats: int) -> dict[int, dict[str, dict[st
             times["engine"].append(timed(run_engine, cfg, data))
             times["bare"].append(timed(run_bare, cfg, data, False))
             times["dataloader"].append(timed(run_bare, cfg, data, True))
-        result[batch] = {kind: {k: min(t[i] for t in v) for k, v in times.items()}
-                         for kind, i in (("wall", 0), ("cpu", 1))}
+        result[batch] = {
+            kind: {k: min(t[i] for t in v) for k, v in times.items()} for kind, i in (("wall", 0), ("cpu", 1))
+        }
     return result
 
 
@@ -151,13 +152,21 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     common = {"device": args.device, "seed": 0}
     digits = RunConfig.model_validate({**common, "epochs": 3 if args.quick else 10})
-    large = RunConfig.model_validate({
-        **common, "epochs": 1 if args.quick else 2,
-        "dataset": {"name": "synthetic_classification", "n_samples": 6000 if args.quick else 60000,
-                    "n_features": 784},
-    })
-    print(f"device {engine.resolve_device(args.device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"best of {args.repeats}; MLP 256-128 with batch norm and dropout, Adam")
+    large = RunConfig.model_validate(
+        {
+            **common,
+            "epochs": 1 if args.quick else 2,
+            "dataset": {
+                "name": "synthetic_classification",
+                "n_samples": 6000 if args.quick else 60000,
+                "n_features": 784,
+            },
+        }
+    )
+    print(
+        f"device {engine.resolve_device(args.device)}, torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"best of {args.repeats}; MLP 256-128 with batch norm and dropout, Adam"
+    )
     if args.only != "large":
         bench_case("digits", digits, args.repeats)
     if args.only != "digits":

@@ -49,15 +49,15 @@ USER, PASSWORD = "bench-harness", "bench-harness-pass"
 DRAWN = {
     "experiment": "document.readyState === 'complete' && document.querySelectorAll('#runs tbody tr').length > 0",
     "dashboard": "document.readyState === 'complete' && "
-                 "document.querySelectorAll('[data-section=experiments] tbody tr').length > 0",
+    "document.querySelectorAll('[data-section=experiments] tbody tr').length > 0",
     # compare.js writes "N points drawn" right after Plotly has drawn the curves (SVG or WebGL) and the
     # parallel-coordinates plot.
     "compare": "(() => { const m = document.getElementById('compare-meta'); const c = document.getElementById("
-               "'chart-compare'); return m && m.textContent.includes('points drawn') && c && "
-               "(c.querySelector('.scatterlayer .trace') || c.querySelector('canvas')); })()",
+    "'chart-compare'); return m && m.textContent.includes('points drawn') && c && "
+    "(c.querySelector('.scatterlayer .trace') || c.querySelector('canvas')); })()",
     "charts": "(() => { const c = document.querySelectorAll('.js-plotly-plot'); return c.length >= {charts} && "
-              "[...c].slice(0, {charts}).every(p => p.querySelectorAll('.scatterlayer .trace path.js-line').length "
-              ">= {traces}); })()",
+    "[...c].slice(0, {charts}).every(p => p.querySelectorAll('.scatterlayer .trace path.js-line').length "
+    ">= {traces}); })()",
 }
 
 
@@ -66,9 +66,14 @@ def serve(db_url: str) -> tuple[subprocess.Popen, str]:
 
     port = free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "DEBUG": "true"}
-    proc = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks",
-                             f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", "--skip-checks", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -125,8 +130,14 @@ def load_once(browser, base: str, spec: dict, shot: pathlib.Path | None, check: 
     timed_goto(page, url, condition)
     warm = timed_goto(page, url, condition)
     context.close()
-    return {"shown_s": shown, "warm_s": warm, "bytes": cold_bytes, "requests": cold_requests,
-            "js_heap_mb": heap / 2**20, "phases_ms": phases}
+    return {
+        "shown_s": shown,
+        "warm_s": warm,
+        "bytes": cold_bytes,
+        "requests": cold_requests,
+        "js_heap_mb": heap / 2**20,
+        "phases_ms": phases,
+    }
 
 
 def timed_goto(page, url: str, condition: str) -> float:
@@ -141,9 +152,8 @@ def measure(db_url: str, pages: dict[str, dict], repeats: int, shots: pathlib.Pa
     cold load in Playwright is followed by one in a Chromium without a DevTools client (devtools_pipe.py)."""
     if not shutil.which(CHROMIUM):
         return {"skipped": f"{CHROMIUM} not installed"}
-    from playwright.sync_api import sync_playwright
-
     import devtools_pipe
+    from playwright.sync_api import sync_playwright
 
     proc, base = serve(db_url)
     results: dict[str, list[dict]] = {label: [] for label in pages}
@@ -156,7 +166,9 @@ def measure(db_url: str, pages: dict[str, dict], repeats: int, shots: pathlib.Pa
                 for label, spec in pages.items():
                     shot = shots / f"bench_{label.split()[0]}.png" if shots and i == 1 else None
                     r = load_once(browser, base, spec, shot, check=i == 0)
-                    plain = devtools_pipe.cold_load(pipe, base, (USER, PASSWORD), spec, DRAWN.get(spec["drawn"], spec["drawn"]))
+                    plain = devtools_pipe.cold_load(
+                        pipe, base, (USER, PASSWORD), spec, DRAWN.get(spec["drawn"], spec["drawn"])
+                    )
                     if i:
                         results[label].append(r)
                         no_devtools[label].append(plain)
@@ -165,12 +177,20 @@ def measure(db_url: str, pages: dict[str, dict], repeats: int, shots: pathlib.Pa
         pipe.close()
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)
-    return {label: {"median_s": statistics.median(r["shown_s"] for r in rs), "best_s": min(r["shown_s"] for r in rs),
-                    "warm_median_s": statistics.median(r["warm_s"] for r in rs),
-                    "no_devtools_median_s": statistics.median(no_devtools[label]),
-                    "bytes": rs[-1]["bytes"], "requests": rs[-1]["requests"], "js_heap_mb": rs[-1]["js_heap_mb"],
-                    "phases_ms": median_phases([r["phases_ms"] for r in rs]), "load": load_average()}
-            for label, rs in results.items()}
+    return {
+        label: {
+            "median_s": statistics.median(r["shown_s"] for r in rs),
+            "best_s": min(r["shown_s"] for r in rs),
+            "warm_median_s": statistics.median(r["warm_s"] for r in rs),
+            "no_devtools_median_s": statistics.median(no_devtools[label]),
+            "bytes": rs[-1]["bytes"],
+            "requests": rs[-1]["requests"],
+            "js_heap_mb": rs[-1]["js_heap_mb"],
+            "phases_ms": median_phases([r["phases_ms"] for r in rs]),
+            "load": load_average(),
+        }
+        for label, rs in results.items()
+    }
 
 
 def median_phases(loads: list[dict]) -> dict:
@@ -188,7 +208,9 @@ def load_average() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", required=True)
-    ap.add_argument("--pages", required=True, help='JSON: {"label": {"url": ..., "drawn": ..., "team": ..., "expect": ...}}')
+    ap.add_argument(
+        "--pages", required=True, help='JSON: {"label": {"url": ..., "drawn": ..., "team": ..., "expect": ...}}'
+    )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--shots", help="directory for one screenshot per page")
     args = ap.parse_args()

@@ -58,14 +58,21 @@ def running_run(exp, name: str):
 
     cfg = RunConfig()
     return Run.objects.create(
-        experiment=exp, name=name, config=cfg.model_dump(mode="json"), config_hash=cfg.config_hash(),
-        group_hash=cfg.group_hash(), status="running", attempt=1, epochs=cfg.epochs,
+        experiment=exp,
+        name=name,
+        config=cfg.model_dump(mode="json"),
+        config_hash=cfg.config_hash(),
+        group_hash=cfg.group_hash(),
+        status="running",
+        attempt=1,
+        epochs=cfg.epochs,
     )
 
 
 def bench_logging(exp, quick: bool) -> dict:
     """bench/loop.py bare vs the same loop reporting every step through the worker's DbReporter."""
     import loop
+
     from workers.runner import DbReporter
 
     X, y = loop.digits()
@@ -80,8 +87,10 @@ def bench_logging(exp, quick: bool) -> dict:
         def per_epoch(step, epoch, metrics):
             reporter.log_metrics(step, metrics, epoch=epoch)  # writes when METRIC_FLUSH_S has passed, as a worker
 
-        modes = {"bare": lambda: bare.epochs(1 if quick else 3),
-                 "losslab": lambda: tracked.epochs(1 if quick else 3, reporter.log_metrics, per_epoch)}
+        modes = {
+            "bare": lambda: bare.epochs(1 if quick else 3),
+            "losslab": lambda: tracked.epochs(1 if quick else 3, reporter.log_metrics, per_epoch),
+        }
         out[str(batch)] = loop.overhead(modes, 2 if quick else 7)
         out[str(batch)]["losslab"]["points_stored"] = _points(run.pk)
     return out
@@ -98,6 +107,7 @@ def _points(run_id: int) -> int:
 def bench_engine(exp, quick: bool) -> dict:
     """The worker's path: engine.train() with the real DbReporter, vs the bare loop of bench_training."""
     import bench_training
+
     from workers.runner import DbReporter
     from workers.training import engine
     from workers.training.config import RunConfig
@@ -116,8 +126,9 @@ def bench_engine(exp, quick: bool) -> dict:
         """As a worker trains: checkpoints at epoch ends, at most every CHECKPOINT_EVERY_S (a fresh directory,
         so that nothing is resumed)."""
         with tempfile.TemporaryDirectory() as ckpt:
-            engine.train(config, reporter, checkpoint_dir=pathlib.Path(ckpt),
-                         checkpoint_every_s=settings.CHECKPOINT_EVERY_S)
+            engine.train(
+                config, reporter, checkpoint_dir=pathlib.Path(ckpt), checkpoint_every_s=settings.CHECKPOINT_EVERY_S
+            )
 
     modes = {
         "bare": lambda: bench_training.run_bare(config, data, False),
@@ -138,8 +149,14 @@ def _interleave(modes: dict, repeats: int) -> dict:
             w, c = time.perf_counter(), time.process_time()
             fn()
             times[name].append((time.perf_counter() - w, time.process_time() - c))
-    return {m: {"best_s": min(t[0] for t in ts), "median_s": sorted(t[0] for t in ts)[len(ts) // 2],
-                "cpu_s": min(t[1] for t in ts)} for m, ts in times.items()}
+    return {
+        m: {
+            "best_s": min(t[0] for t in ts),
+            "median_s": sorted(t[0] for t in ts)[len(ts) // 2],
+            "cpu_s": min(t[1] for t in ts),
+        }
+        for m, ts in times.items()
+    }
 
 
 def bench_ingestion(exp, quick: bool) -> dict:
@@ -153,7 +170,7 @@ def bench_ingestion(exp, quick: bool) -> dict:
         pts = [(s, key, 1.0 / (s + 1) + 0.001 * i, 1e9 + s) for s in range(steps) for key in ("train_loss", "val_loss")]
         t0 = time.perf_counter()
         for j in range(0, len(pts), 1000):
-            batch = pts[j:j + 1000]
+            batch = pts[j : j + 1000]
             queue.run_record_metrics(run_id=run.pk, attempt=1, points=batch, step=batch[-1][0])
         write_s += time.perf_counter() - t0
         points += len(pts)
@@ -178,8 +195,15 @@ def bench_compare_read(quick: bool) -> dict:
     compact_s = bench_compare.compact_all(ids)
     repeats = 2 if quick else 7
     read = bench_compare.time_compare(exp_id, ids, x="step", repeats=repeats, max_points=500)
-    return {"runs": runs, "steps": steps, "exp_id": exp_id, "run_ids": ids, "write_s": write_s,
-            "compact_s": compact_s, "read": read}
+    return {
+        "runs": runs,
+        "steps": steps,
+        "exp_id": exp_id,
+        "run_ids": ids,
+        "write_s": write_s,
+        "compact_s": compact_s,
+        "read": read,
+    }
 
 
 def main() -> None:

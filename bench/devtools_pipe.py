@@ -33,9 +33,13 @@ class Pipe:
             os.dup2(high[0], 3)
             os.dup2(high[1], 4)
 
-        self.proc = subprocess.Popen([chromium, *flags, "--remote-debugging-pipe", f"--user-data-dir={self.profile}"],
-                                     preexec_fn=wire, pass_fds=(3, 4), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [chromium, *flags, "--remote-debugging-pipe", f"--user-data-dir={self.profile}"],
+            preexec_fn=wire,
+            pass_fds=(3, 4),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_chrome)
         os.close(from_chrome)
         self._buf, self._id = b"", 0
@@ -83,16 +87,27 @@ def cold_load(pipe: Pipe, base: str, user: tuple[str, str], spec: dict, conditio
     target = pipe.send("Target.createTarget", {"url": "about:blank", "browserContextId": context})["targetId"]
     session = pipe.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
-        pipe.send("Emulation.setDeviceMetricsOverride",
-                  {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False}, session)
+        pipe.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         go(pipe, session, base + "/login/", "document.getElementById('id_username')")
-        submit(pipe, session, f"document.getElementById('id_username').value = {json.dumps(user[0])}; "
-                              f"document.getElementById('id_password').value = {json.dumps(user[1])}; "
-                              "document.querySelector('button[type=submit]').click()")
+        submit(
+            pipe,
+            session,
+            f"document.getElementById('id_username').value = {json.dumps(user[0])}; "
+            f"document.getElementById('id_password').value = {json.dumps(user[1])}; "
+            "document.querySelector('button[type=submit]').click()",
+        )
         if spec.get("team"):
-            submit(pipe, session, "(() => { const s = document.getElementById('team-switch-select'); if (!s) return; "
-                                  f"s.value = [...s.options].find((o) => o.text === {json.dumps(spec['team'])}).value; "
-                                  "s.form.submit(); })()")
+            submit(
+                pipe,
+                session,
+                "(() => { const s = document.getElementById('team-switch-select'); if (!s) return; "
+                f"s.value = [...s.options].find((o) => o.text === {json.dumps(spec['team'])}).value; "
+                "s.form.submit(); })()",
+            )
         t0 = time.perf_counter()
         go(pipe, session, base + spec["url"], condition)
         return time.perf_counter() - t0

@@ -82,15 +82,28 @@ def measure(idle_s: float, timeout_s: float = 60) -> dict:
     from webapp.local_redis import free_port
 
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bench-footprint-"))
-    env = {**os.environ, "LOSSLAB_VAR_DIR": str(tmp), "DATABASE_URL": f"sqlite:///{tmp / 'losslab.sqlite3'}",
-           "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "DEBUG": "true", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "LOSSLAB_VAR_DIR": str(tmp),
+        "DATABASE_URL": f"sqlite:///{tmp / 'losslab.sqlite3'}",
+        "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "DEBUG": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
     py = sys.executable
     for cmd in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
         subprocess.run([py, "manage.py", *cmd], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([py, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [py, "manage.py", "runlocal", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     marks: dict[str, float] = {}
     log: list[str] = []
 
@@ -119,10 +132,15 @@ def measure(idle_s: float, timeout_s: float = 60) -> dict:
     by_role: dict[str, float] = {}
     for name, mb in mem.values():
         by_role[name] = by_role.get(name, 0) + mb
-    return {"web_ready_s": marks.get("web"), "worker_ready_s": marks.get("worker"),
-            "ready_s": max(marks.values()) if len(marks) == 2 else None,
-            "rss_mb": sum(by_role.values()), "rss_by_role_mb": by_role, "processes": len(mem),
-            "log": "".join(log[-40:])}
+    return {
+        "web_ready_s": marks.get("web"),
+        "worker_ready_s": marks.get("worker"),
+        "ready_s": max(marks.values()) if len(marks) == 2 else None,
+        "rss_mb": sum(by_role.values()),
+        "rss_by_role_mb": by_role,
+        "processes": len(mem),
+        "log": "".join(log[-40:]),
+    }
 
 
 def main() -> None:

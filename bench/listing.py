@@ -34,20 +34,33 @@ def make_experiment(user, name: str, n_runs: int):
     runs = []
     for i in range(n_runs):
         g = i // 5  # a sweep: configurations of 5 seeds each (2,000 of them in 10,000 runs)
-        cfg = RunConfig.model_validate({
-            "seed": i % 5, "batch_size": [16, 32, 64, 128, 256, 512, 1024][g // 300 % 7],
-            "optimizer": {"name": ["adam", "sgd", "adamw"][g // 50 % 3], "lr": round(1e-4 * (1 + g % 50), 6)},
-            "loss": {"name": ["cross_entropy", "focal"][g // 150 % 2]},
-        })
+        cfg = RunConfig.model_validate(
+            {
+                "seed": i % 5,
+                "batch_size": [16, 32, 64, 128, 256, 512, 1024][g // 300 % 7],
+                "optimizer": {"name": ["adam", "sgd", "adamw"][g // 50 % 3], "lr": round(1e-4 * (1 + g % 50), 6)},
+                "loss": {"name": ["cross_entropy", "focal"][g // 150 % 2]},
+            }
+        )
         status = rng.choice(STATUSES)
         best = {"val_loss": rng.random(), "val_accuracy": rng.random(), "train_loss": rng.random()}
-        runs.append(Run(
-            experiment=exp, name=f"run {i}", created_by=user, config=cfg.model_dump(mode="json"),
-            config_hash=cfg.config_hash(), group_hash=cfg.group_hash(), seed=cfg.seed, status=status,
-            epochs=cfg.epochs, epoch=cfg.epochs if status != "queued" else 0, queued_at=now,
-            summary={} if status == "queued" else {"best": best, "final": best, "best_epoch": 7},
-            verdict="" if status == "queued" else rng.choice(VERDICTS),
-        ))
+        runs.append(
+            Run(
+                experiment=exp,
+                name=f"run {i}",
+                created_by=user,
+                config=cfg.model_dump(mode="json"),
+                config_hash=cfg.config_hash(),
+                group_hash=cfg.group_hash(),
+                seed=cfg.seed,
+                status=status,
+                epochs=cfg.epochs,
+                epoch=cfg.epochs if status != "queued" else 0,
+                queued_at=now,
+                summary={} if status == "queued" else {"best": best, "final": best, "best_epoch": 7},
+                verdict="" if status == "queued" else rng.choice(VERDICTS),
+            )
+        )
     Run.objects.bulk_create(runs, batch_size=1000)
     return exp
 
@@ -63,8 +76,12 @@ def time_get(client: Client, url: str, repeats: int) -> dict:
         assert r.status_code == 200, (url, r.status_code, r.content[:300])
         if i:  # the first is a warm-up
             times.append(elapsed)
-    return {"median_ms": 1000 * statistics.median(times), "best_ms": 1000 * min(times),
-            "queries": len(ctx.captured_queries), "bytes": len(r.content)}
+    return {
+        "median_ms": 1000 * statistics.median(times),
+        "best_ms": 1000 * min(times),
+        "queries": len(ctx.captured_queries),
+        "bytes": len(r.content),
+    }
 
 
 def pages(exp_id: int) -> dict[str, str]:
@@ -93,8 +110,14 @@ def bench_listing(user, quick: bool) -> dict:
     client = Client()
     client.force_login(user)
     repeats = 2 if quick else 7
-    out = {"runs_small": small_n, "runs_big": big_n, "create_s": create_s, "pages": {},
-           "big_id": big.pk, "small_id": small.pk}
+    out = {
+        "runs_small": small_n,
+        "runs_big": big_n,
+        "create_s": create_s,
+        "pages": {},
+        "big_id": big.pk,
+        "small_id": small.pk,
+    }
     for label, url in pages(big.pk).items():
         small_url = url.replace(f"/{big.pk}/", f"/{small.pk}/").replace(f"={big.pk}&", f"={small.pk}&")
         small_url = small_url.replace(f"/{big.pk}/ranking", f"/{small.pk}/ranking")

@@ -12,7 +12,8 @@ batches taken by index slicing of a random permutation.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import torch
 from torch import nn
@@ -32,8 +33,14 @@ def digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 def mlp(n_in: int, n_out: int) -> nn.Module:
     return nn.Sequential(
-        nn.Linear(n_in, 256), nn.ReLU(), nn.BatchNorm1d(256), nn.Dropout(0.5),
-        nn.Linear(256, 128), nn.ReLU(), nn.BatchNorm1d(128), nn.Dropout(0.5),
+        nn.Linear(n_in, 256),
+        nn.ReLU(),
+        nn.BatchNorm1d(256),
+        nn.Dropout(0.5),
+        nn.Linear(256, 128),
+        nn.ReLU(),
+        nn.BatchNorm1d(128),
+        nn.Dropout(0.5),
         nn.Linear(128, n_out),
     )
 
@@ -56,7 +63,7 @@ class Loop:
             self.model.train()
             perm = torch.randperm(len(self.X))
             for i in range(0, len(self.X) - 1, self.bs):
-                idx = perm[i:i + self.bs]
+                idx = perm[i : i + self.bs]
                 loss = self.loss_fn(self.model(self.X[idx]), self.y[idx])
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -89,6 +96,11 @@ def overhead(modes: dict[str, Callable[[], int]], repeats: int) -> dict[str, dic
     out = {}
     for name, ts in times.items():
         walls = sorted(t[0] for t in ts)
-        out[name] = {"mean_s": sum(walls) / len(walls), "median_s": walls[len(walls) // 2], "best_s": walls[0],
-                     "cpu_s": min(t[1] for t in ts), "steps": steps[name]}
+        out[name] = {
+            "mean_s": sum(walls) / len(walls),
+            "median_s": walls[len(walls) // 2],
+            "best_s": walls[0],
+            "cpu_s": min(t[1] for t in ts),
+            "steps": steps[name],
+        }
     return out

@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import loop  # noqa: E402  (the same loop LossLab's side runs)
+import loop
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -63,11 +63,14 @@ def ingestion(uri: str, root: pathlib.Path, runs: int, steps: int) -> dict:
     write_s, points = 0.0, 0
     for i in range(runs):
         rid = client.create_run(exp_id, run_name=f"run {i}").info.run_id
-        metrics = [Metric(key, 1.0 / (s + 1) + 0.001 * i, int(1e12) + s, s)
-                   for s in range(steps) for key in ("train_loss", "val_loss")]
+        metrics = [
+            Metric(key, 1.0 / (s + 1) + 0.001 * i, int(1e12) + s, s)
+            for s in range(steps)
+            for key in ("train_loss", "val_loss")
+        ]
         t0 = time.perf_counter()
         for j in range(0, len(metrics), 1000):
-            client.log_batch(rid, metrics=metrics[j:j + 1000])
+            client.log_batch(rid, metrics=metrics[j : j + 1000])
         write_s += time.perf_counter() - t0
         points += len(metrics)
         client.set_terminated(rid)
@@ -91,7 +94,9 @@ def main() -> None:
     repeats = args.repeats or (2 if args.quick else 7)
     out = {"mlflow": mlflow.__version__, "logging": {}}
     for batch in (32, 256):
-        out["logging"][str(batch)] = logging_overhead(uri, batch, 1 if args.quick else 3, repeats, 320 if args.quick else None)
+        out["logging"][str(batch)] = logging_overhead(
+            uri, batch, 1 if args.quick else 3, repeats, 320 if args.quick else None
+        )
     runs, steps = (2, 500) if args.quick else (20, 2000)
     out["ingestion"] = ingestion(uri, root, runs, steps)
     print(json.dumps(out))

@@ -34,15 +34,26 @@ def training_rows(training: dict) -> list[Row]:
         for batch, kinds in by_batch.items():
             w, c = kinds["wall"], kinds["cpu"]
             eng, dl = w["engine"] / w["bare"], w["dataloader"] / w["bare"]
-            rows.append(Row(
-                "training", f"{name}, batch {batch}: engine with full tracking vs bare loop (wall; CPU)",
-                f"{w['engine']:.3f} s", f"{w['bare']:.3f} s", f"{eng:.3f} ({pct(eng)}); CPU {c['engine'] / c['bare']:.3f}",
-                "≤ 1.03", eng <= 1.03,
-            ))
-            rows.append(Row(
-                "training", f"{name}, batch {batch}: DataLoader(TensorDataset) vs bare loop",
-                f"{w['bare']:.3f} s (bare)", f"{w['dataloader']:.3f} s", f"DataLoader/bare {dl:.2f}",
-            ))
+            rows.append(
+                Row(
+                    "training",
+                    f"{name}, batch {batch}: engine with full tracking vs bare loop (wall; CPU)",
+                    f"{w['engine']:.3f} s",
+                    f"{w['bare']:.3f} s",
+                    f"{eng:.3f} ({pct(eng)}); CPU {c['engine'] / c['bare']:.3f}",
+                    "≤ 1.03",
+                    eng <= 1.03,
+                )
+            )
+            rows.append(
+                Row(
+                    "training",
+                    f"{name}, batch {batch}: DataLoader(TensorDataset) vs bare loop",
+                    f"{w['bare']:.3f} s (bare)",
+                    f"{w['dataloader']:.3f} s",
+                    f"DataLoader/bare {dl:.2f}",
+                )
+            )
     return rows
 
 
@@ -54,35 +65,64 @@ def logging_rows(db: dict, ml: dict | None, backend: str) -> list[Row]:
         per_step = 1000 * (ours["mean_s"] - bare["mean_s"]) / max(1, bare["steps"])
         for mode, label in (("log_metric", "log_metric"), ("log_metric_async", "log_metric(synchronous=False)")):
             if ml is None:
-                rows.append(Row("logging", f"[{backend}] per-step reporting, batch {batch}, vs MLflow {label}",
-                                f"{pct(r_ours)} ({per_step:+.3f} ms/step)", "MLflow venv absent", target="≤ +3%",
-                                ok=r_ours <= 1.03))
+                rows.append(
+                    Row(
+                        "logging",
+                        f"[{backend}] per-step reporting, batch {batch}, vs MLflow {label}",
+                        f"{pct(r_ours)} ({per_step:+.3f} ms/step)",
+                        "MLflow venv absent",
+                        target="≤ +3%",
+                        ok=r_ours <= 1.03,
+                    )
+                )
                 break
             mm = ml["logging"][batch]
             r_ml = mm[mode]["mean_s"] / mm["bare"]["mean_s"]
             ml_step = 1000 * (mm[mode]["mean_s"] - mm["bare"]["mean_s"]) / max(1, mm["bare"]["steps"])
             note = f"; +{mm[mode]['final_flush_s']:.2f} s final flush" if "final_flush_s" in mm[mode] else ""
-            rows.append(Row(
-                "logging", f"[{backend}] per-step reporting, batch {batch}: loop time vs bare, LossLab DbReporter "
-                f"vs MLflow {label}",
-                f"{pct(r_ours)} ({per_step:+.3f} ms/step)", f"{pct(r_ml)} ({ml_step:+.2f} ms/step{note})",
-                f"MLflow's loop ×{r_ml / r_ours:.2f} LossLab's", "≤ +3%", r_ours <= 1.03,
-            ))
+            rows.append(
+                Row(
+                    "logging",
+                    f"[{backend}] per-step reporting, batch {batch}: loop time vs bare, LossLab DbReporter "
+                    f"vs MLflow {label}",
+                    f"{pct(r_ours)} ({per_step:+.3f} ms/step)",
+                    f"{pct(r_ml)} ({ml_step:+.2f} ms/step{note})",
+                    f"MLflow's loop ×{r_ml / r_ours:.2f} LossLab's",
+                    "≤ +3%",
+                    r_ours <= 1.03,
+                )
+            )
     eng = db.get("engine")
     if eng:
         r = eng["engine_db"]["best_s"] / eng["bare"]["best_s"]
         rc = eng["engine_db"]["cpu_s"] / eng["bare"]["cpu_s"]
-        rows.append(Row("logging", f"[{backend}] worker path: engine.train() + DbReporter + checkpoints vs bare loop "
-                        f"({eng.get('dataset', 'digits')})",
-                        f"{eng['engine_db']['best_s']:.3f} s", f"{eng['bare']['best_s']:.3f} s",
-                        f"{r:.3f} ({pct(r)}); CPU {rc:.3f}", "≤ 1.03", r <= 1.03))
+        rows.append(
+            Row(
+                "logging",
+                f"[{backend}] worker path: engine.train() + DbReporter + checkpoints vs bare loop "
+                f"({eng.get('dataset', 'digits')})",
+                f"{eng['engine_db']['best_s']:.3f} s",
+                f"{eng['bare']['best_s']:.3f} s",
+                f"{r:.3f} ({pct(r)}); CPU {rc:.3f}",
+                "≤ 1.03",
+                r <= 1.03,
+            )
+        )
         mem = eng.get("engine_memory")
         if mem:
             rd, rdc = eng["engine_db"]["best_s"] / mem["best_s"], eng["engine_db"]["cpu_s"] / mem["cpu_s"]
-            rows.append(Row("logging", f"[{backend}] the database's share: engine + DbReporter vs the same engine "
-                            "keeping points in memory (both checkpointing)",
-                            f"{eng['engine_db']['best_s']:.3f} s", f"{mem['best_s']:.3f} s",
-                            f"{rd:.3f} ({pct(rd)}); CPU {rdc:.3f}", "≤ 1.03", rd <= 1.03))
+            rows.append(
+                Row(
+                    "logging",
+                    f"[{backend}] the database's share: engine + DbReporter vs the same engine "
+                    "keeping points in memory (both checkpointing)",
+                    f"{eng['engine_db']['best_s']:.3f} s",
+                    f"{mem['best_s']:.3f} s",
+                    f"{rd:.3f} ({pct(rd)}); CPU {rdc:.3f}",
+                    "≤ 1.03",
+                    rd <= 1.03,
+                )
+            )
     return rows
 
 
@@ -92,11 +132,27 @@ def ingestion_rows(db: dict, ml: dict | None, backend: str) -> list[Row]:
         return []
     ours = ing["points_per_s"]
     if ml is None:
-        return [Row("ingestion", f"[{backend}] points/s, run_record_metrics, 1,000 per call", f"{ours:,.0f}/s",
-                    "MLflow venv absent", target="≥ 10× log_batch")]
+        return [
+            Row(
+                "ingestion",
+                f"[{backend}] points/s, run_record_metrics, 1,000 per call",
+                f"{ours:,.0f}/s",
+                "MLflow venv absent",
+                target="≥ 10× log_batch",
+            )
+        ]
     theirs = ml["ingestion"]["points_per_s"]
-    return [Row("ingestion", f"[{backend}] points/s, 1,000 per call: run_record_metrics vs MLflow log_batch",
-                f"{ours:,.0f}/s", f"{theirs:,.0f}/s", f"×{ours / theirs:.1f}", "≥ ×10", ours / theirs >= 10)]
+    return [
+        Row(
+            "ingestion",
+            f"[{backend}] points/s, 1,000 per call: run_record_metrics vs MLflow log_batch",
+            f"{ours:,.0f}/s",
+            f"{theirs:,.0f}/s",
+            f"×{ours / theirs:.1f}",
+            "≥ ×10",
+            ours / theirs >= 10,
+        )
+    ]
 
 
 def listing_rows(db: dict, backend: str) -> list[Row]:
@@ -108,13 +164,18 @@ def listing_rows(db: dict, backend: str) -> list[Row]:
         big, small = sizes["big"], sizes["small"]
         const = big["queries"] == small["queries"]
         ok = const and big["median_ms"] <= 300
-        rows.append(Row(
-            "listing", f"[{backend}] {label}, {lst['runs_big']:,} runs (vs {lst['runs_small']:,}): server time, "
-            "SQL queries, payload",
-            f"{big['median_ms']:.0f} ms, {big['queries']} queries, {big['bytes'] / 1e3:.0f} kB",
-            f"{small['median_ms']:.0f} ms, {small['queries']} queries at {lst['runs_small']:,} runs",
-            "queries constant" if const else "QUERIES GROW", "≤ 300 ms, constant queries", ok,
-        ))
+        rows.append(
+            Row(
+                "listing",
+                f"[{backend}] {label}, {lst['runs_big']:,} runs (vs {lst['runs_small']:,}): server time, "
+                "SQL queries, payload",
+                f"{big['median_ms']:.0f} ms, {big['queries']} queries, {big['bytes'] / 1e3:.0f} kB",
+                f"{small['median_ms']:.0f} ms, {small['queries']} queries at {lst['runs_small']:,} runs",
+                "queries constant" if const else "QUERIES GROW",
+                "≤ 300 ms, constant queries",
+                ok,
+            )
+        )
     return rows
 
 
@@ -123,10 +184,20 @@ def queue_rows(q: dict) -> list[Row]:
         return [Row("queue", "submit → running; runs/minute", "failed (see the log above)")]
     lat = sorted(q["latency_s"])
     return [
-        Row("queue", f"submit → running with an idle worker, {len(lat)} runs (median; max)",
-            f"{1000 * q['median_s']:.0f} ms; {1000 * lat[-1]:.0f} ms", "", "", "≤ 1 s median", q["median_s"] <= 1),
-        Row("queue", f"turnover: {q['turnover_runs']} instant runs (iris, 1 epoch) on one worker",
-            f"{q['runs_per_min']:.0f} runs/min ({60 / q['runs_per_min']:.2f} s per run, training included)"),
+        Row(
+            "queue",
+            f"submit → running with an idle worker, {len(lat)} runs (median; max)",
+            f"{1000 * q['median_s']:.0f} ms; {1000 * lat[-1]:.0f} ms",
+            "",
+            "",
+            "≤ 1 s median",
+            q["median_s"] <= 1,
+        ),
+        Row(
+            "queue",
+            f"turnover: {q['turnover_runs']} instant runs (iris, 1 epoch) on one worker",
+            f"{q['runs_per_min']:.0f} runs/min ({60 / q['runs_per_min']:.2f} s per run, training included)",
+        ),
     ]
 
 
@@ -136,12 +207,24 @@ def footprint_rows(fp: dict | None) -> list[Row]:
     roles = ", ".join(f"{k} {v:.0f}" for k, v in sorted(fp["rss_by_role_mb"].items()))
     ready = fp.get("ready_s")
     return [
-        Row("footprint", f"`make run` idle: resident memory of web + worker (main + pool child) + scheduler",
-            f"{fp['rss_mb']:.0f} MB ({roles})", "MLflow server: 1,100-2,600 MB (anchor)",
-            f"×{1100 / fp['rss_mb']:.1f}-{2600 / fp['rss_mb']:.1f} less", "≤ 600 MB", fp["rss_mb"] <= 600),
-        Row("footprint", "`manage.py runlocal` to /login/ 200 and worker ready",
+        Row(
+            "footprint",
+            "`make run` idle: resident memory of web + worker (main + pool child) + scheduler",
+            f"{fp['rss_mb']:.0f} MB ({roles})",
+            "MLflow server: 1,100-2,600 MB (anchor)",
+            f"×{1100 / fp['rss_mb']:.1f}-{2600 / fp['rss_mb']:.1f} less",
+            "≤ 600 MB",
+            fp["rss_mb"] <= 600,
+        ),
+        Row(
+            "footprint",
+            "`manage.py runlocal` to /login/ 200 and worker ready",
             f"{ready:.1f} s (web {fp['web_ready_s']:.1f}, worker {fp['worker_ready_s']:.1f})" if ready else "not ready",
-            "MLflow server: 4-9 s (anchor)", "", "≤ 5 s", bool(ready and ready <= 5)),
+            "MLflow server: 4-9 s (anchor)",
+            "",
+            "≤ 5 s",
+            bool(ready and ready <= 5),
+        ),
     ]
 
 
@@ -158,9 +241,17 @@ def compare_rows(ours: dict | None, ml: dict | None, backend: str) -> list[Row]:
     rows = []
     for name, m in ml["reads"].items():
         ratio = m["median_ms"] / r["median_ms"]
-        rows.append(Row("compare", f"{what} vs MLflow {name}", mine,
-                        f"{m['median_ms']:.0f} ms, {m['bytes'] / 1e6:.2f} MB ({m.get('calls', '?')} calls)",
-                        f"×{ratio:.1f} faster, ×{m['bytes'] / r['bytes']:.1f} smaller", target, fits and ratio >= 10))
+        rows.append(
+            Row(
+                "compare",
+                f"{what} vs MLflow {name}",
+                mine,
+                f"{m['median_ms']:.0f} ms, {m['bytes'] / 1e6:.2f} MB ({m.get('calls', '?')} calls)",
+                f"×{ratio:.1f} faster, ×{m['bytes'] / r['bytes']:.1f} smaller",
+                target,
+                fits and ratio >= 10,
+            )
+        )
     return rows
 
 
@@ -176,17 +267,27 @@ def browser_rows(br: dict, db: dict) -> list[Row]:
             what = f"a team of {listing['runs_big'] + listing['runs_small']:,} runs"
         else:
             what = f"{compare.get('runs')} runs × {compare.get('steps', 0):,} steps × 2 metrics"
-        rows.append(Row(
-            "browser", f"{label} with {what}, cold cache: navigation to drawn (median; best)",
-            f"{r['median_s']:.2f} s; {r['best_s']:.2f} s, {r['bytes'] / 1e6:.2f} MB, {r['requests']} requests; "
-            f"returning visit {r['warm_median_s']:.2f} s; without a DevTools client {r['no_devtools_median_s']:.2f} s",
-            "MLflow UI: 4.4 s, 15.7 MB (50 runs × 2,000 steps, anchor)" if "compare" in label else "",
-            "", "≤ 2 s", r["median_s"] <= 2,
-        ))
+        rows.append(
+            Row(
+                "browser",
+                f"{label} with {what}, cold cache: navigation to drawn (median; best)",
+                f"{r['median_s']:.2f} s; {r['best_s']:.2f} s, {r['bytes'] / 1e6:.2f} MB, {r['requests']} requests; "
+                f"returning visit {r['warm_median_s']:.2f} s; without a DevTools client {r['no_devtools_median_s']:.2f} s",
+                "MLflow UI: 4.4 s, 15.7 MB (50 runs × 2,000 steps, anchor)" if "compare" in label else "",
+                "",
+                "≤ 2 s",
+                r["median_s"] <= 2,
+            )
+        )
         if "compare" in label and r.get("phases_ms"):
             phases = ", ".join(f"{name.removeprefix('compare: ')} {ms:.0f}" for name, ms in r["phases_ms"].items())
-            rows.append(Row("browser", f"{label}, where the cold load's time goes (median ms from navigation)",
-                            f"{phases} (load {r.get('load', '?')})"))
+            rows.append(
+                Row(
+                    "browser",
+                    f"{label}, where the cold load's time goes (median ms from navigation)",
+                    f"{phases} (load {r.get('load', '?')})",
+                )
+            )
     return rows
 
 

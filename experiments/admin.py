@@ -1,7 +1,7 @@
 """Django admin (staff only): the GPU queue, workers, team limits, runs.
 
-Every queue change goes through a named service in experiments/queue.py or
-services.py, never through a field written here: those services are where
+Every queue change goes through a named service in experiments/queue/ or
+experiments/services/, never through a field written here: those services are where
 the side effects live (tickets sent to workers, drain told to the worker).
 """
 
@@ -20,8 +20,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from experiments import queue, selectors, services
+from experiments.errors import Refused
 from experiments.models import ApiToken, Experiment, Membership, QueuedRun, QueueState, Run, Team, Upload, Worker
-from experiments.templatetags.losslab import rough_duration
+from webapp.templatetags.losslab import rough_duration
 
 
 def _each(modeladmin, request, objects, action, done: str) -> None:
@@ -31,7 +32,7 @@ def _each(modeladmin, request, objects, action, done: str) -> None:
         try:
             action(obj)
             ok += 1
-        except (queue.QueueError, services.ServiceError) as exc:
+        except Refused as exc:
             modeladmin.message_user(request, f"{obj}: {exc}", messages.WARNING)
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}.", messages.SUCCESS)
@@ -98,9 +99,14 @@ class QueueAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         order = [F("priority").desc(), F("queued_at").asc(), F("id").asc()]
-        return (super().get_queryset(request).filter(status=Run.Status.QUEUED)
-                .select_related("experiment__team", "created_by")
-                .annotate(place=Window(RowNumber(), order_by=order)).order_by(*order))
+        return (
+            super()
+            .get_queryset(request)
+            .filter(status=Run.Status.QUEUED)
+            .select_related("experiment__team", "created_by")
+            .annotate(place=Window(RowNumber(), order_by=order))
+            .order_by(*order)
+        )
 
     def get_list_display(self, request):
         starts = selectors.queue_start_etas()
@@ -117,16 +123,23 @@ class QueueAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="run")
     def run_link(self, run):
-        return format_html('<a href="{}">{}</a> <span class="quiet">({})</span>',
-                           reverse("admin:experiments_run_change", args=[run.pk]), run.name, run.experiment.name)
+        return format_html(
+            '<a href="{}">{}</a> <span class="quiet">({})</span>',
+            reverse("admin:experiments_run_change", args=[run.pk]),
+            run.name,
+            run.experiment.name,
+        )
 
     @admin.display(description="team")
     def team(self, run):
         return run.experiment.team
 
     def changelist_view(self, request, extra_context=None):
-        extra = {"queue_state": QueueState.get(), "live_workers": selectors.live_workers().count(),
-                 "title": "GPU queue"}
+        extra = {
+            "queue_state": QueueState.get(),
+            "live_workers": selectors.live_workers().count(),
+            "title": "GPU queue",
+        }
         return super().changelist_view(request, {**(extra_context or {}), **extra})
 
     def get_urls(self):
@@ -222,8 +235,19 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 @admin.register(Run)
 class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["id", "name", "experiment", "status", "priority", "attempt", "losses", "epoch", "epochs",
-                    "worker", "verdict"]
+    list_display = [
+        "id",
+        "name",
+        "experiment",
+        "status",
+        "priority",
+        "attempt",
+        "losses",
+        "epoch",
+        "epochs",
+        "worker",
+        "verdict",
+    ]
     list_filter = ["status", "experiment__team"]
     search_fields = ["name"]
     actions = [cancel_runs, requeue_runs]

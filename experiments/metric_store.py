@@ -9,8 +9,8 @@ comparison inside its time budget.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 from django.db import transaction
@@ -103,8 +103,11 @@ def _merge(parts: list[Series], *, with_times: bool = True) -> Series:
     """Concatenate chunks in step order; where a step occurs twice, the last write wins."""
     steps = np.concatenate([p.steps for p in parts]) if len(parts) > 1 else parts[0].steps
     values = np.concatenate([p.values for p in parts]) if len(parts) > 1 else parts[0].values
-    times = (np.concatenate([p.times for p in parts]) if len(parts) > 1 else parts[0].times) if with_times \
-        else np.broadcast_to(np.nan, len(steps))  # a read-only view: no 80 kB memset per curve
+    times = (
+        (np.concatenate([p.times for p in parts]) if len(parts) > 1 else parts[0].times)
+        if with_times
+        else np.broadcast_to(np.nan, len(steps))
+    )  # a read-only view: no 80 kB memset per curve
     if len(steps) < 2 or (steps[1:] > steps[:-1]).all():  # the usual case: flushes arrive in order, never overlap
         return Series(steps, values, times)
     order = np.argsort(steps, kind="stable")
@@ -115,7 +118,10 @@ def _merge(parts: list[Series], *, with_times: bool = True) -> Series:
 
 
 def read_series(
-    run_ids: Iterable[int], *, keys: Iterable[str] | None = None, since_step: int | None = None,
+    run_ids: Iterable[int],
+    *,
+    keys: Iterable[str] | None = None,
+    since_step: int | None = None,
     with_times: bool = True,
 ) -> dict[int, dict[str, Series]]:
     """All series of the given runs (optionally only `keys`, only steps after `since_step`), in one query.
@@ -134,7 +140,9 @@ def read_series(
     parts: dict[int, dict[str, list[Series]]] = defaultdict(lambda: defaultdict(list))
     for row in qs.order_by("run_id", "key", "id").values_list(*fields):
         times = np.frombuffer(row[4], TIME_DTYPE) if with_times else None
-        parts[row[0]][row[1]].append(Series(np.frombuffer(row[2], STEP_DTYPE), np.frombuffer(row[3], VALUE_DTYPE), times))
+        parts[row[0]][row[1]].append(
+            Series(np.frombuffer(row[2], STEP_DTYPE), np.frombuffer(row[3], VALUE_DTYPE), times)
+        )
     result: dict[int, dict[str, Series]] = {}
     for run_id, by_key in parts.items():
         result[run_id] = {}
@@ -161,10 +169,20 @@ def compact(run_id: int) -> int:
         if before <= len(series):
             return 0
         MetricChunk.objects.filter(run_id=run_id).delete()
-        MetricChunk.objects.bulk_create([
-            MetricChunk(run_id=run_id, key=key, first_step=int(s.steps[0]), last_step=int(s.steps[-1]), count=len(s),
-                        steps=s.steps.astype(STEP_DTYPE).tobytes(), values=s.values.astype(VALUE_DTYPE).tobytes(),
-                        times=s.times.astype(TIME_DTYPE).tobytes())
-            for key, s in series.items() if len(s)
-        ])
+        MetricChunk.objects.bulk_create(
+            [
+                MetricChunk(
+                    run_id=run_id,
+                    key=key,
+                    first_step=int(s.steps[0]),
+                    last_step=int(s.steps[-1]),
+                    count=len(s),
+                    steps=s.steps.astype(STEP_DTYPE).tobytes(),
+                    values=s.values.astype(VALUE_DTYPE).tobytes(),
+                    times=s.times.astype(TIME_DTYPE).tobytes(),
+                )
+                for key, s in series.items()
+                if len(s)
+            ]
+        )
     return before - len(series)

@@ -12,6 +12,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 
 class Team(models.Model):
@@ -182,7 +183,7 @@ class QueueState(models.Model):
     changed = models.DateTimeField(auto_now=True)
 
     @classmethod
-    def get(cls) -> "QueueState":
+    def get(cls) -> QueueState:
         return cls.objects.get_or_create(pk=1)[0]
 
     def __str__(self) -> str:
@@ -226,8 +227,6 @@ class SavedComparison(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("saved_comparison", args=[self.pk])
 
 

@@ -91,12 +91,30 @@ class WorkerProcess:
         }
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
-        cmd = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "runs", "-c", "1",
-               "--prefetch-multiplier", "1", "-n", f"{self.name}@test", "-l", "info", "--without-mingle",
-               "--without-gossip"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+    def start(self) -> WorkerProcess:
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            "runs",
+            "-c",
+            "1",
+            "--prefetch-multiplier",
+            "1",
+            "-n",
+            f"{self.name}@test",
+            "-l",
+            "info",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -155,11 +173,20 @@ def _clean_broker(request):
 def collected_static(tmp_path_factory) -> Path:
     """What the Docker image's build step writes: its `collectstatic` line, run as it is, into a temp dir."""
     root = tmp_path_factory.mktemp("staticfiles")
-    run = next(line for line in (ROOT / "Dockerfile").read_text().splitlines()
-               if line.startswith("RUN ") and "collectstatic" in line)
+    run = next(
+        line
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("RUN ") and "collectstatic" in line
+    )
     command = run.removeprefix("RUN ").replace("python ", f"{sys.executable} ")
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
-    done = subprocess.run(["sh", "-c", command], cwd=ROOT, env={**env, "LOSSLAB_STATIC_ROOT": str(root)},
-                          capture_output=True, text=True, timeout=180)
+    done = subprocess.run(
+        ["sh", "-c", command],
+        cwd=ROOT,
+        env={**env, "LOSSLAB_STATIC_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr
     return root

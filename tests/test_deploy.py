@@ -43,8 +43,15 @@ def _local(command: list[str]) -> list[str]:
 
 
 def _env(tmp_path, live_server_db, static_root) -> dict:
-    return {**os.environ, "DATABASE_URL": live_server_db, "DEBUG": "false", "SECRET_KEY": "x" * 64,
-            "ALLOWED_HOSTS": "127.0.0.1", "LOSSLAB_VAR_DIR": str(tmp_path), "LOSSLAB_STATIC_ROOT": str(static_root)}
+    return {
+        **os.environ,
+        "DATABASE_URL": live_server_db,
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 64,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOSSLAB_VAR_DIR": str(tmp_path),
+        "LOSSLAB_STATIC_ROOT": str(static_root),
+    }
 
 
 @pytest.fixture
@@ -60,9 +67,17 @@ def _get(url: str, **headers) -> tuple[int, dict, bytes]:
 def test_the_web_command_serves_pages_and_compressed_cacheable_assets(tmp_path, db_url, collected_static):
     port = free_port()
     cmd = COMPOSE["services"]["web"]["command"][-1].replace("0.0.0.0:8000", f"127.0.0.1:{port}")
-    cmd = cmd.replace("python ", f"{shlex.quote(sys.executable)} ").replace("gunicorn ", f"{shlex.quote(sys.executable)} -m gunicorn ")
-    proc = subprocess.Popen(["sh", "-c", cmd], cwd=ROOT, env=_env(tmp_path, db_url, collected_static),
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = cmd.replace("python ", f"{shlex.quote(sys.executable)} ").replace(
+        "gunicorn ", f"{shlex.quote(sys.executable)} -m gunicorn "
+    )
+    proc = subprocess.Popen(
+        ["sh", "-c", cmd],
+        cwd=ROOT,
+        env=_env(tmp_path, db_url, collected_static),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -92,15 +107,23 @@ def test_the_web_command_serves_pages_and_compressed_cacheable_assets(tmp_path, 
 
 def test_without_collected_static_files_the_web_command_refuses_to_start(tmp_path, db_url):
     cmd = COMPOSE["services"]["web"]["command"][-1].split("&&")[0].replace("python ", f"{shlex.quote(sys.executable)} ")
-    out = subprocess.run(["sh", "-c", cmd], cwd=ROOT, env=_env(tmp_path, db_url, tmp_path / "empty"),
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["sh", "-c", cmd],
+        cwd=ROOT,
+        env=_env(tmp_path, db_url, tmp_path / "empty"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "losslab.E001" in out.stderr and "collectstatic" in out.stderr, out.stderr
 
 
 def test_the_scheduler_command_reconciles(tmp_path, db_url, collected_static):
     cmd = _local(COMPOSE["services"]["scheduler"]["command"]) + ["--once"]
-    out = subprocess.run(cmd, cwd=ROOT, env=_env(tmp_path, db_url, collected_static), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        cmd, cwd=ROOT, env=_env(tmp_path, db_url, collected_static), capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert "'sent': 0" in out.stdout
 
@@ -108,8 +131,14 @@ def test_the_scheduler_command_reconciles(tmp_path, db_url, collected_static):
 def test_the_worker_command_starts_a_worker(tmp_path, db_url, collected_static):
     cmd = _local(COMPOSE["services"]["worker"]["command"])
     log = tmp_path / "worker.log"
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(tmp_path, db_url, collected_static), stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=_env(tmp_path, db_url, collected_static),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while b"ready." not in log.read_bytes():

@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
 from django.core import checks
 
 
@@ -17,16 +18,16 @@ def static_files_collected(app_configs, **kwargs) -> list[checks.CheckMessage]:
 
     Not tagged `staticfiles`, so that `collectstatic` itself still runs.
     """
-    from django.contrib.staticfiles.storage import ManifestFilesMixin, staticfiles_storage
-
     if not isinstance(staticfiles_storage, ManifestFilesMixin):
         return []
     manifest = Path(settings.STATIC_ROOT) / staticfiles_storage.manifest_name
     if manifest.exists():
         return []
-    return [checks.Error(
-        f"static files have not been collected: {manifest} is missing",
-        hint="run `python manage.py collectstatic --noinput` (the Docker image does when it is built), "
-             "or set LOSSLAB_STATIC_ROOT to where it wrote them",
-        id="losslab.E001",
-    )]
+    return [
+        checks.Error(
+            f"static files have not been collected: {manifest} is missing",
+            hint="run `python manage.py collectstatic --noinput` (the Docker image does when it is built), "
+            "or set LOSSLAB_STATIC_ROOT to where it wrote them",
+            id="losslab.E001",
+        )
+    ]

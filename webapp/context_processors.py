@@ -3,6 +3,7 @@ and the finished run statuses, which base.html hands to the page scripts (LossLa
 
 from experiments import selectors
 from experiments.models import Run
+from webapp.pages.teams import current_team
 
 
 def teams(request):
@@ -10,6 +11,4 @@ def teams(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return finished
-    from experiments.views_team import current_team
-
     return {**finished, "user_teams": list(selectors.teams_for_user(user)), "current_team": current_team(request)}

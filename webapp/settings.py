@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "webapp.middleware.LoginRequiredExceptApiMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "webapp.middleware.RefusedMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

@@ -10,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DEBUG", "false")
 
-from webapp.settings import *  # noqa: E402,F403
-from webapp.settings import env_bool, env_int  # noqa: E402
+from webapp.settings import *  # noqa: F403
+from webapp.settings import env_bool, env_int
 
 if DEBUG:  # noqa: F405
     raise ImproperlyConfigured("webapp.settings_production runs with DEBUG off; unset DEBUG")

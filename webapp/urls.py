@@ -9,5 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
-    path("", include("experiments.urls")),
+    path("", include("webapp.pages.urls")),
 ]

@@ -20,10 +20,14 @@ import time
 import traceback
 
 from django.conf import settings
+from django.db import close_old_connections
 
 from experiments import queue
+from experiments.analysis.history import diagnose_history
+from experiments.metric_store import compact, read_series
 from experiments.models import Run
-from experiments.run_diagnosis import diagnose_history
+from workers.device import device_info, device_usage, release_device
+from workers.drills import with_faults
 from workers.training.config import RunConfig
 
 log = logging.getLogger(__name__)
@@ -46,13 +50,6 @@ def shutdown_signal():
         signal.signal(signal.SIGTERM, previous)
 
 
-def warm_up() -> None:
-    """Pay torch's one-off costs (its first optimizer imports torch._dynamo: seconds) before the first run."""
-    import torch
-
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-
-
 class DbReporter:
     """Buffers metric points and writes them in batches, fenced by the run's attempt.
 
@@ -70,12 +67,9 @@ class DbReporter:
         self.epoch = 0
         self.step = 0
         self.history: dict[int, dict[str, float]] = {}  # epoch -> epoch-level metrics
-        self.fault_oom_at: int | None = None  # fault injection, see inject_faults()
 
     # --- Reporter protocol
     def log_metrics(self, step: int, metrics: dict[str, float], *, epoch: int | None = None) -> None:
-        if self.fault_oom_at is not None and step >= self.fault_oom_at:
-            raise simulated_oom(step)
         now = time.time()
         self.buffer.extend((step, key, float(value), now) for key, value in metrics.items())
         self.step = step
@@ -106,8 +100,13 @@ class DbReporter:
         self.last_flush = time.monotonic()
         summary, verdict = self.summary_and_verdict(finished=False)
         queue.run_record_metrics(
-            run_id=self.run_id, attempt=self.attempt, points=points, epoch=self.epoch, step=self.step,
-            summary=summary, verdict=verdict,
+            run_id=self.run_id,
+            attempt=self.attempt,
+            points=points,
+            epoch=self.epoch,
+            step=self.step,
+            summary=summary,
+            verdict=verdict,
         )
 
     def summary_and_verdict(
@@ -117,8 +116,6 @@ class DbReporter:
 
 
 def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]]:
-    from experiments.metric_store import read_series
-
     series = read_series([run_id]).get(run_id, {})
     epochs = series.get("epoch")
     history: dict[int, dict[str, float]] = {}
@@ -133,7 +130,11 @@ def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]
 
 
 def summarize(
-    history: dict[int, dict[str, float]], *, task: str, finished: bool, grad_health: str | None = None,
+    history: dict[int, dict[str, float]],
+    *,
+    task: str,
+    finished: bool,
+    grad_health: str | None = None,
     diverged: bool = False,
 ) -> tuple[dict, str]:
     """Best and final epoch metrics and the diagnosis (live while training, final at the end)."""
@@ -174,31 +175,11 @@ class Heartbeat(threading.Thread):
                 log.warning("heartbeat for run %s failed", r.run_id, exc_info=True)
 
 
-def simulated_oom(step: int) -> BaseException:
-    import torch
-
-    return torch.OutOfMemoryError(
-        f"CUDA out of memory. Tried to allocate 2.00 GiB (simulated at step {step} by LOSSLAB_FAULT_OOM_AT_STEP)"
-    )
-
-
-def inject_faults(reporter: DbReporter, config: RunConfig) -> None:
-    """Fault injection for tests and drills, off unless set (see settings: LOSSLAB_FAULT_OOM_*).
-
-    The reporter raises the error CUDA raises, from inside the training loop,
-    so the engine and this module handle it exactly as a real out-of-memory.
-    """
-    at = settings.FAULT_OOM_AT_STEP
-    if at is not None and config.batch_size >= settings.FAULT_OOM_MIN_BATCH:
-        reporter.fault_oom_at = at
-
-
 def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
     run = Run.objects.get(pk=run_id)
     config = RunConfig.model_validate(run.config)
     reporter = DbReporter(run_id, attempt, config.task)
-    inject_faults(reporter, config)
     checkpoint_dir = settings.CHECKPOINT_DIR / str(run_id)
     beat = Heartbeat(reporter)
     beat.start()
@@ -219,22 +200,18 @@ def execute_run(run_id: int, attempt: int) -> None:
 
 
 def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
-    from workers.training import checkpoint
-    from workers.training.engine import train
+    from workers.training import checkpoint, engine  # late: they load torch, which an idle worker never needs
 
     if not (checkpoint_dir / checkpoint.FILENAME).exists():
         # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
         queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
-    return train(config, reporter, checkpoint_dir=checkpoint_dir, data_dir=settings.UPLOAD_DIR,
-                 checkpoint_every_s=settings.CHECKPOINT_EVERY_S)
-
-
-def release_device() -> None:
-    """Give cached GPU memory back, so that the next run on this GPU starts with all of it."""
-    import torch
-
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.empty_cache()
+    return engine.train(
+        config,
+        with_faults(reporter, config),
+        checkpoint_dir=checkpoint_dir,
+        data_dir=settings.UPLOAD_DIR,
+        checkpoint_every_s=settings.CHECKPOINT_EVERY_S,
+    )
 
 
 def _finish(reporter: DbReporter, result) -> None:
@@ -257,12 +234,21 @@ def _finish(reporter: DbReporter, result) -> None:
     summary, verdict = reporter.summary_and_verdict(
         finished=True, grad_health=result.grad_health, diverged=result.status == "diverged"
     )
-    summary.update({"steps_per_epoch": result.steps_per_epoch, "grad_health": result.grad_health,
-                    "best_epoch": result.best_epoch or summary.get("best_epoch")})
+    summary.update(
+        {
+            "steps_per_epoch": result.steps_per_epoch,
+            "grad_health": result.grad_health,
+            "best_epoch": result.best_epoch or summary.get("best_epoch"),
+        }
+    )
     finished = queue.run_finish(
-        run_id=reporter.run_id, attempt=reporter.attempt, status=status,
+        run_id=reporter.run_id,
+        attempt=reporter.attempt,
+        status=status,
         error=result.message if status != Run.Status.SUCCEEDED else "",
-        diverged_step=result.diverged_step, summary=summary, verdict=verdict,
+        diverged_step=result.diverged_step,
+        summary=summary,
+        verdict=verdict,
     )
     if finished:
         _compact(reporter.run_id)
@@ -270,11 +256,9 @@ def _finish(reporter: DbReporter, result) -> None:
 
 def oom_message(exc: BaseException, config: RunConfig) -> str | None:
     """The actionable message for an out-of-memory error (None for any other error)."""
-    import torch
+    import torch  # late: a run has loaded it by now; the module stays light for an idle worker
 
-    from workers.training.engine import OutOfMemory
-
-    if not isinstance(exc, (OutOfMemory, torch.OutOfMemoryError)) and "out of memory" not in str(exc).lower():
+    if not isinstance(exc, torch.OutOfMemoryError) and "out of memory" not in str(exc).lower():
         return None
     device = exc.__cause__ or exc
     return (
@@ -291,15 +275,19 @@ def _finish_failed(reporter: DbReporter, exc: Exception, config: RunConfig) -> N
     except Exception:
         pass
     summary, verdict = reporter.summary_and_verdict(finished=True)
-    if queue.run_finish(run_id=reporter.run_id, attempt=reporter.attempt, status=Run.Status.FAILED,
-                        error=message, summary=summary, verdict=verdict):
+    if queue.run_finish(
+        run_id=reporter.run_id,
+        attempt=reporter.attempt,
+        status=Run.Status.FAILED,
+        error=message,
+        summary=summary,
+        verdict=verdict,
+    ):
         _compact(reporter.run_id)
 
 
 def _compact(run_id: int) -> None:
     """One chunk per key once the history is final, so comparisons read one row per curve."""
-    from experiments.metric_store import compact
-
     try:
         compact(run_id)
     except Exception:  # the run is recorded; compaction is only an optimisation
@@ -317,8 +305,6 @@ def start_worker_heartbeat(name: str) -> None:
     _worker_beat_started = True
 
     def beat() -> None:
-        from django.db import close_old_connections
-
         info = device_info()
         while True:
             try:
@@ -329,48 +315,3 @@ def start_worker_heartbeat(name: str) -> None:
             time.sleep(settings.WORKER_HEARTBEAT_S)
 
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
-
-
-def _may_have_cuda() -> bool:
-    """Whether importing torch could find a GPU. An idle CPU worker never imports torch
-    (about 250 MB resident) just to report that it has none; a GPU host has the NVIDIA device nodes."""
-    import os
-    import sys
-
-    return "torch" in sys.modules or os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
-
-
-def device_info() -> dict:
-    import socket
-
-    info = {"hostname": socket.gethostname(), "device": "cpu"}
-    if not _may_have_cuda():
-        return info
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            props = torch.cuda.get_device_properties(0)
-            info.update(device=props.name, memory_total_mb=props.total_memory // 2**20)
-    except Exception:
-        pass
-    return info
-
-
-def device_usage() -> dict:
-    if not _may_have_cuda():
-        return {}
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            free, total = torch.cuda.mem_get_info()
-            usage = {"memory_used_mb": (total - free) // 2**20}
-            try:
-                usage["utilization"] = float(torch.cuda.utilization())
-            except Exception:  # needs pynvml; not every host has it
-                pass
-            return usage
-    except Exception:
-        pass
-    return {}

@@ -19,9 +19,15 @@ import socket
 
 from celery import shared_task
 from celery.signals import celeryd_init, worker_process_init, worker_ready, worker_shutting_down
+from django.conf import settings
+from django.db import connections
+
+from experiments.models import Worker
+from experiments.queue import QUEUE, run_claim_next
+from workers.device import warm_up
+from workers.runner import SHUTDOWN, execute_run, start_worker_heartbeat
 
 log = logging.getLogger(__name__)
-QUEUE = "runs"
 _pool = None  # main process: the pool, so that a warm shutdown reaches the child training a run
 
 
@@ -33,11 +39,7 @@ def _name_worker(sender=None, **_):
 
 @worker_process_init.connect
 def _init_pool_process(**_):
-    from workers.runner import start_worker_heartbeat, warm_up
-
     start_worker_heartbeat(worker_name())
-    from django.conf import settings
-
     if settings.WORKER_WARM_UP:
         warm_up()  # not in a thread: two threads importing torch's lazy modules at once can deadlock
 
@@ -47,10 +49,6 @@ def _on_ready(sender=None, **_):
     """Main process: remember the pool; a worker the DB says is draining does not listen for tickets."""
     global _pool
     _pool = getattr(sender, "pool", None)
-    from django.db import connections
-
-    from experiments.models import Worker
-
     try:
         draining = Worker.objects.filter(name=worker_name(), draining=True).exists()
     except Exception:  # no DB yet: the claim still refuses work for a draining worker
@@ -79,33 +77,9 @@ def worker_name() -> str:
     return os.environ.get("LOSSLAB_WORKER_NAME") or f"worker@{socket.gethostname()}"
 
 
-def worker_consume(name: str, *, consume: bool) -> None:
-    """Tell a worker to start or stop listening for tickets (drain). Best effort: the claim re-checks the DB."""
-    from webapp.celery import app
-
-    try:
-        if consume:
-            app.control.add_consumer(QUEUE, destination=[name], reply=False)
-        else:
-            app.control.cancel_consumer(QUEUE, destination=[name], reply=False)
-    except Exception:
-        log.warning("could not tell %s to %s consuming", name, "start" if consume else "stop", exc_info=True)
-
-
-def notify_workers(run_id: int | None = None) -> None:
-    """Send one ticket. Called after the launching transaction commits."""
-    try:
-        execute_next.apply_async(kwargs={"hint_run_id": run_id}, queue=QUEUE)
-    except Exception:  # Redis down: the run stays queued in the DB and reconcile re-sends.
-        log.warning("could not send a ticket for run %s; reconcile will", run_id, exc_info=True)
-
-
 @shared_task(name="workers.tasks.execute_next", acks_late=True)
 def execute_next(hint_run_id: int | None = None) -> int | None:
     """Claim the next queued run and train it to the end. Returns the run id trained, if any."""
-    from experiments.queue import run_claim_next
-    from workers.runner import SHUTDOWN, execute_run
-
     # A SIGTERM seen by an earlier run has been handled (that run was handed back). During a warm
     # shutdown the main process delivers no new ticket, so one arriving here means: keep working.
     SHUTDOWN.clear()

@@ -89,10 +89,10 @@ def load(spec: Spec):
         # Standardise on the training split so MSE is comparable across datasets.
         mu, sd = y_tr.mean(), y_tr.std()
         y_tr, y_va = (y_tr - mu) / sd, (y_va - mu) / sd
-        yt = lambda a: torch.tensor(a, dtype=torch.float32).unsqueeze(1)  # noqa: E731
+        yt = lambda a: torch.tensor(a, dtype=torch.float32).unsqueeze(1)
     else:
-        yt = lambda a: torch.tensor(a, dtype=torch.long)  # noqa: E731
-    xt = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        yt = lambda a: torch.tensor(a, dtype=torch.long)
+    xt = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)
     return task, xt(x_tr), yt(y_tr), xt(x_va), yt(y_va)
 
 
@@ -183,8 +183,18 @@ def _specs(split: str, seeds: tuple[int, ...]) -> list[Spec]:
     for s in seeds:
         # Overfitting: big MLP, no regularisation, a small training split, many epochs.
         for ds in ("digits", "breast_cancer", "wine", "diabetes", "iris", "noisy_classes"):
-            out.append(Spec("overfitting", ds, s, hidden=[512, 512], lr=1e-3, batch_size=16,
-                            epochs=150, train_fraction=0.1 if ds == "digits" else 0.25))
+            out.append(
+                Spec(
+                    "overfitting",
+                    ds,
+                    s,
+                    hidden=[512, 512],
+                    lr=1e-3,
+                    batch_size=16,
+                    epochs=150,
+                    train_fraction=0.1 if ds == "digits" else 0.25,
+                )
+            )
         # Underfitting: a learning rate far too small, a crushing L2 penalty, or a
         # one-unit bottleneck.
         for ds in ("digits", "breast_cancer", "wine"):
@@ -196,16 +206,27 @@ def _specs(split: str, seeds: tuple[int, ...]) -> list[Spec]:
         # Diverged: a huge learning rate with heavy momentum; the loss explodes to
         # inf/NaN, or explodes and the network dies at or above the trivial loss.
         for ds in ("digits", "breast_cancer", "wine", "diabetes", "iris", "moons", "noisy_classes"):
-            out.append(Spec("diverged", ds, s, hidden=[64, 64], optimizer="sgd", lr=5.0,
-                            momentum=0.9, epochs=40))
+            out.append(Spec("diverged", ds, s, hidden=[64, 64], optimizer="sgd", lr=5.0, momentum=0.9, epochs=40))
         for ds in ("breast_cancer", "moons", "digits"):
-            out.append(Spec("diverged", ds, s, hidden=[64, 64] if ds != "digits" else [64],
-                            optimizer="sgd", lr=0.1, momentum=0.9, batch_size=4, epochs=40))
+            out.append(
+                Spec(
+                    "diverged",
+                    ds,
+                    s,
+                    hidden=[64, 64] if ds != "digits" else [64],
+                    optimizer="sgd",
+                    lr=0.1,
+                    momentum=0.9,
+                    batch_size=4,
+                    epochs=40,
+                )
+            )
         # Unstable: noisy labels (the loss cannot reach zero, so gradients stay
         # large) with a high learning rate and tiny batches.
         for ds in ("moons",):
-            out.append(Spec("unstable", ds, s, hidden=[64], optimizer="sgd", lr=0.1, momentum=0.9,
-                            batch_size=4, epochs=60))
+            out.append(
+                Spec("unstable", ds, s, hidden=[64], optimizer="sgd", lr=0.1, momentum=0.9, batch_size=4, epochs=60)
+            )
             out.append(Spec("unstable", ds, s, hidden=[64], optimizer="sgd", lr=0.5, batch_size=4, epochs=60))
             out.append(Spec("unstable", ds, s, hidden=[64], lr=0.03, batch_size=8, epochs=60))
         for ds in ("moons", "iris"):
@@ -215,10 +236,15 @@ def _specs(split: str, seeds: tuple[int, ...]) -> list[Spec]:
         for ds in ("digits", "breast_cancer", "wine", "diabetes", "iris", "moons"):
             out.append(Spec("still_improving", ds, s, hidden=[64], lr=3e-4, batch_size=32, epochs=25))
         # Good fit: a modest model with dropout and L2, long enough to converge.
-        for ds, lr in (("digits", 1e-3), ("breast_cancer", 3e-3), ("wine", 3e-3), ("diabetes", 3e-3),
-                       ("iris", 1e-2), ("moons", 3e-3)):
-            out.append(Spec("good_fit", ds, s, hidden=[64], lr=lr, l2=1e-2, dropout=0.3,
-                            batch_size=32, epochs=60))
+        for ds, lr in (
+            ("digits", 1e-3),
+            ("breast_cancer", 3e-3),
+            ("wine", 3e-3),
+            ("diabetes", 3e-3),
+            ("iris", 1e-2),
+            ("moons", 3e-3),
+        ):
+            out.append(Spec("good_fit", ds, s, hidden=[64], lr=lr, l2=1e-2, dropout=0.3, batch_size=32, epochs=60))
     for spec in out:
         spec.split = split
     return out

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.diagnosis import VERDICTS, Diagnosis, diagnose
+from experiments.analysis.diagnosis import VERDICTS, Diagnosis, diagnose
 
 BASE = math.log(10)  # cross-entropy of the uniform prior over 10 classes
 t = np.arange(40, dtype=float)

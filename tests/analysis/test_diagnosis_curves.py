@@ -23,15 +23,20 @@ from pathlib import Path
 
 import pytest
 
-from experiments.diagnosis import VERDICTS, diagnose
+from experiments.analysis.diagnosis import VERDICTS, diagnose
 
 CURVES = json.loads((Path(__file__).parent / "curves" / "labelled_curves.json").read_text())["curves"]
 MIN_ACCURACY = {"tune": 0.9, "holdout": 0.8}
 
 
 def _verdict(curve: dict, n: int | None = None, *, finished: bool = True) -> str:
-    return diagnose(curve["train_loss"][:n], curve["val_loss"][:n], task=curve["task"],
-                    baseline_loss=curve["baseline_loss"], finished=finished).verdict
+    return diagnose(
+        curve["train_loss"][:n],
+        curve["val_loss"][:n],
+        task=curve["task"],
+        baseline_loss=curve["baseline_loss"],
+        finished=finished,
+    ).verdict
 
 
 def _table(split: str) -> dict[str, Counter]:

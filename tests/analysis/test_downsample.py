@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.downsample import minmax_downsample, smooth_ema
+from experiments.analysis.downsample import minmax_downsample
 
 
 def _buckets(n: int, max_points: int, slots: int = 2) -> list[np.ndarray]:
@@ -88,13 +88,3 @@ def test_a_million_points_go_through():
     y = np.random.default_rng(4).normal(size=1_000_000)
     xs, ys = minmax_downsample(np.arange(1_000_000), y, 2000)
     assert len(xs) <= 2000 and ys.min() == y.min() and ys.max() == y.max()
-
-
-def test_smooth_ema_matches_the_recurrence_and_skips_non_finite_points():
-    y = np.array([1.0, 3.0, np.nan, 2.0, 5.0])
-    s = smooth_ema(y, 0.5)
-    expected = [1.0, 2.0, np.nan, 2.0, 3.5]
-    assert np.allclose(s, expected, equal_nan=True)
-    assert np.array_equal(smooth_ema(y, 1.0), y, equal_nan=True)
-    with pytest.raises(ValueError):
-        smooth_ema(y, 0.0)

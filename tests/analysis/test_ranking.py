@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
+from experiments.analysis.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
 
 
 def brute_prob_greater(x, y):
@@ -36,8 +36,14 @@ def test_prob_greater_extremes_and_symmetry():
 def test_mean_and_ci_match_scipy_bootstrap_called_directly():
     scores = [0.91, 0.93, 0.90, 0.95, 0.92]
     [g] = rank_groups({"a": scores}, higher_is_better=True, n_resamples=2000, seed=7)
-    direct = stats.bootstrap((np.array(scores),), np.mean, confidence_level=0.95, n_resamples=2000,
-                             method="percentile", random_state=np.random.default_rng(7))
+    direct = stats.bootstrap(
+        (np.array(scores),),
+        np.mean,
+        confidence_level=0.95,
+        n_resamples=2000,
+        method="percentile",
+        random_state=np.random.default_rng(7),
+    )
     assert g.mean == pytest.approx(np.mean(scores))
     assert g.iqm == pytest.approx(stats.trim_mean(scores, 0.25))
     assert g.ci_low == pytest.approx(direct.confidence_interval.low)
@@ -128,8 +134,10 @@ def test_effects_match_a_hand_computed_grid():
     opt_base = {"adam": 0.2, "sgd": 0.4}
     loss_shift = {"mse": 0.0, "huber": 0.1, "mae": 0.3}
     noise = {0: -0.01, 1: 0.01}
-    rows = [({"optimizer": o, "loss": lo, "seed": s, "epochs": 30}, opt_base[o] + loss_shift[lo] + noise[s])
-            for o, lo, s in itertools.product(opt_base, loss_shift, noise)]
+    rows = [
+        ({"optimizer": o, "loss": lo, "seed": s, "epochs": 30}, opt_base[o] + loss_shift[lo] + noise[s])
+        for o, lo, s in itertools.product(opt_base, loss_shift, noise)
+    ]
     out = effects(rows)
     assert set(out) == {"optimizer", "loss"}  # epochs never varies; seed is a replicate
     opt = {e["value"]: e for e in out["optimizer"]}
@@ -165,9 +173,13 @@ def _sweep(seed: int) -> list[tuple[dict, list[float]]]:
     rng = np.random.default_rng(seed)
     configs = []
     for _ in range(int(rng.integers(20, 120))):
-        cfg = {"optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])),
-               "optimizer.lr": float(rng.choice([1e-3, 1e-2])), "model.hidden": [64] * int(rng.integers(1, 3)),
-               "seed": int(rng.integers(0, 2)), "epochs": 30}
+        cfg = {
+            "optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])),
+            "optimizer.lr": float(rng.choice([1e-3, 1e-2])),
+            "model.hidden": [64] * int(rng.integers(1, 3)),
+            "seed": int(rng.integers(0, 2)),
+            "epochs": 30,
+        }
         if rng.random() < 0.2:
             del cfg["optimizer.lr"]
         metrics = [float(rng.normal()) if rng.random() > 0.1 else float("nan") for _ in range(int(rng.integers(1, 6)))]
@@ -200,8 +212,14 @@ def test_intervals_of_many_groups_are_bit_identical_to_one_bootstrap_per_group()
         if len(values) < 2 or np.ptp(values) == 0:
             assert out[key] == (values.mean(), values.mean())
             continue
-        res = stats.bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=999, method="percentile",
-                              random_state=np.random.default_rng(3))
+        res = stats.bootstrap(
+            (values,),
+            np.mean,
+            confidence_level=0.95,
+            n_resamples=999,
+            method="percentile",
+            random_state=np.random.default_rng(3),
+        )
         assert out[key] == (res.confidence_interval.low, res.confidence_interval.high), key
 
 

@@ -18,9 +18,24 @@ def test_quick_bench_prints_the_table(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     out = tmp_path / "bench.md"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-mlflow", "--threads", "1",
-         "--sections", "training,logging,ingestion,listing,compare", "--markdown", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--no-mlflow",
+            "--threads",
+            "1",
+            "--sections",
+            "training,logging,ingestion,listing,compare",
+            "--markdown",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     table = done.stdout

@@ -57,8 +57,9 @@ def test_it_launches_a_run_and_draws_its_curves(page, live_server, team_and_user
     points = page.eval_on_selector_all("#chart-loss .scatterlayer .trace .point", "els => els.length")
     assert points >= 12  # train and val loss, 6 epochs each
     # The page was opened while the run was queued: the footer follows it to its worker, the LR chart fills.
-    page.wait_for_function("document.querySelector('[data-field=placement]').textContent === "
-                           "'attempt 1 · worker w1@test'")
+    page.wait_for_function(
+        "document.querySelector('[data-field=placement]').textContent === 'attempt 1 · worker w1@test'"
+    )
     assert page.eval_on_selector("#chart-lr", "el => !el.hidden && el.data[0].x.length === 6")
     page.wait_for_function(
         "document.querySelector('#chart-step').data[0].x.length >= 6 * 45"  # every sampled step, all epochs

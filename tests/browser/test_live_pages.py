@@ -72,7 +72,9 @@ def test_it_draws_the_same_verdict_chip_on_the_run_experiment_and_dashboard_page
     from experiments.models import Run
 
     server_chip = render_to_string("experiments/_verdict.html", {"verdict": "still_improving"}).strip()
-    assert server_chip.startswith('<span class="verdict verdict-still_improving"') and ">still improving<" in server_chip
+    assert (
+        server_chip.startswith('<span class="verdict verdict-still_improving"') and ">still improving<" in server_chip
+    )
     log_in(page, live_server)
 
     def chip_drawn_by_the_poll(url, selector):
@@ -84,8 +86,10 @@ def test_it_draws_the_same_verdict_chip_on_the_run_experiment_and_dashboard_page
 
     chips = {
         "run": chip_drawn_by_the_poll(reverse("run_detail", args=[running.pk]), "[data-field=verdict]"),
-        "experiment": chip_drawn_by_the_poll(reverse("experiment_detail", args=[running.experiment_id]),
-                                             f'tr[data-run="{running.pk}"] [data-field=verdict]'),
+        "experiment": chip_drawn_by_the_poll(
+            reverse("experiment_detail", args=[running.experiment_id]),
+            f'tr[data-run="{running.pk}"] [data-field=verdict]',
+        ),
         "dashboard": chip_drawn_by_the_poll(reverse("home"), "[data-section=live]"),
     }
     assert chips == dict.fromkeys(chips, server_chip)

@@ -25,12 +25,20 @@ def test_the_dashboard_shows_the_team_and_updates_live(page, live_server, team_a
 
     team, alice, experiment = team_and_user
     services.team_create(name="Audio", owner=alice)
-    done = [("mlp 64 · adam · seed 0", 0.93, "good_fit"), ("mlp 256 · sgd · seed 0", 0.88, "overfitting"),
-            ("mlp 16 · adam · seed 1", 0.71, "underfitting")]
+    done = [
+        ("mlp 64 · adam · seed 0", 0.93, "good_fit"),
+        ("mlp 256 · sgd · seed 0", 0.88, "overfitting"),
+        ("mlp 16 · adam · seed 1", 0.71, "underfitting"),
+    ]
     for name, acc, verdict in done:
         run = services.run_launch(experiment=experiment, user=alice, config=tiny_config(), name=name)
-        Run.objects.filter(pk=run.pk).update(status="succeeded", finished_at=timezone.now(), verdict=verdict,
-                                             epoch=3, summary={"best": {"val_accuracy": acc, "val_loss": 1 - acc}})
+        Run.objects.filter(pk=run.pk).update(
+            status="succeeded",
+            finished_at=timezone.now(),
+            verdict=verdict,
+            epoch=3,
+            summary={"best": {"val_accuracy": acc, "val_loss": 1 - acc}},
+        )
     live = services.run_launch(experiment=experiment, user=alice, config=tiny_config(epochs=10), name="cnn digits")
     Run.objects.filter(pk=live.pk).update(status="running", epoch=2, epochs=10, started_at=timezone.now())
     services.run_launch(experiment=experiment, user=alice, config=tiny_config(), name="waiting run")

@@ -37,8 +37,10 @@ def browser_page(live_server, transactional_db):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         page = context.new_page()
 
@@ -46,7 +48,9 @@ def browser_page(live_server, transactional_db):
             client = Client()
             client.force_login(user)
             host = live_server.url.split("//")[1].split(":")[0]
-            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "domain": host, "path": "/"}])
+            context.add_cookies(
+                [{"name": "sessionid", "value": client.cookies["sessionid"].value, "domain": host, "path": "/"}]
+            )
 
         page.login = login
         yield page

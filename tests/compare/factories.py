@@ -10,9 +10,19 @@ from tests.helpers import tiny_config
 CLASSIFY = {"dataset": {"name": "iris"}}
 
 
-def make_run(experiment, *, status: str = "succeeded", epochs: int = 5, steps_per_epoch: int = 10,
-             score: float | None = 0.9, verdict: str = "", history: bool = True, name: str = "",
-             val_curve=None, **config) -> Run:
+def make_run(
+    experiment,
+    *,
+    status: str = "succeeded",
+    epochs: int = 5,
+    steps_per_epoch: int = 10,
+    score: float | None = 0.9,
+    verdict: str = "",
+    history: bool = True,
+    name: str = "",
+    val_curve=None,
+    **config,
+) -> Run:
     """A run of `tiny_config(**config)` with `epochs` of history written through `metric_store.write_points`."""
     cfg = tiny_config(epochs=epochs, **config)
     run = run_launch(experiment=experiment, user=experiment.created_by, config=cfg, name=name)
@@ -38,8 +48,12 @@ def epoch_points(epochs: int, steps_per_epoch: int, *, val_curve=None, accuracy:
             points.append((step, "train_loss_step", 1.0 / step, t0 + step))
         step = e * steps_per_epoch
         val = val_curve(e) if val_curve else 1.0 / e + 0.1
-        points += [(step, "epoch", float(e), t0 + step), (step, "train_loss", 1.0 / e, t0 + step),
-                   (step, "val_loss", val, t0 + step), (step, "val_nll", val, t0 + step)]
+        points += [
+            (step, "epoch", float(e), t0 + step),
+            (step, "train_loss", 1.0 / e, t0 + step),
+            (step, "val_loss", val, t0 + step),
+            (step, "val_nll", val, t0 + step),
+        ]
         if accuracy is not None:
             points.append((step, "val_accuracy", min(accuracy, 0.5 + 0.1 * e), t0 + step))
     return points

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from experiments import comparison, metric_store
-from experiments.services import ServiceError
+from experiments import metric_store
+from experiments.errors import Refused
+from experiments.selectors import comparison
 from tests.compare.factories import make_run
 
 
@@ -14,10 +15,10 @@ def api(client, experiment, **params):
 
 def test_it_parses_run_ids_and_names_the_field_when_they_are_bad():
     assert comparison.parse_run_ids(["3,5", "5", " 8 "]) == [3, 5, 8]
-    with pytest.raises(ServiceError) as exc:
+    with pytest.raises(Refused) as exc:
         comparison.parse_run_ids("3,abc")
     assert exc.value.field == "runs"
-    with pytest.raises(ServiceError):
+    with pytest.raises(Refused):
         comparison.parse_run_ids(",".join(str(i) for i in range(comparison.MAX_RUNS + 1)))
 
 
@@ -44,8 +45,12 @@ def test_it_downsamples_long_series_keeping_the_spike(experiment):
     values = np.exp(-steps / 3000.0)
     values[7777] = 50.0  # one spike
     values[2222] = float("nan")  # a non-finite marker
-    metric_store.write_points(run.pk, [(int(s), "train_loss_step", float(v), 1000.0 + s) for s, v in zip(steps, values)])
-    out = comparison.compare_series([run.pk], keys=["train_loss_step"], x="step", max_points=300)[run.pk]["train_loss_step"]
+    metric_store.write_points(
+        run.pk, [(int(s), "train_loss_step", float(v), 1000.0 + s) for s, v in zip(steps, values)]
+    )
+    out = comparison.compare_series([run.pk], keys=["train_loss_step"], x="step", max_points=300)[run.pk][
+        "train_loss_step"
+    ]
     assert len(out["x"]) <= 300
     assert 50.0 in out["y"] and 7778 in out["x"]
     assert np.isnan(out["y"]).sum() == 1  # the NaN marker is kept (and sent as null)
@@ -84,21 +89,30 @@ def test_regression_runs_get_rmse_as_shared_metric(experiment):
 
 
 def test_config_diff_hides_identical_fields_and_types_the_rest():
-    rows = comparison.config_diff([
-        {"optimizer": {"name": "adam", "lr": 0.01}, "model": {"hidden": [16], "batchnorm": True}, "seed": 0},
-        {"optimizer": {"name": "sgd", "lr": 0.01}, "model": {"hidden": [32, 16], "batchnorm": False}, "seed": 0},
-    ])
-    assert {r["field"]: r["kind"] for r in rows} == {"model.batchnorm": "bool", "model.hidden": "list", "optimizer.name": "text"}
+    rows = comparison.config_diff(
+        [
+            {"optimizer": {"name": "adam", "lr": 0.01}, "model": {"hidden": [16], "batchnorm": True}, "seed": 0},
+            {"optimizer": {"name": "sgd", "lr": 0.01}, "model": {"hidden": [32, 16], "batchnorm": False}, "seed": 0},
+        ]
+    )
+    assert {r["field"]: r["kind"] for r in rows} == {
+        "model.batchnorm": "bool",
+        "model.hidden": "list",
+        "optimizer.name": "text",
+    }
     assert comparison.config_diff([{"a": 1}, {"a": 1.5}])[0]["kind"] == "number"
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"runs": "1,x"}, "runs"),
-    ({"runs": "999999"}, "runs"),
-    ({"runs": "1", "x": "minutes"}, "x"),
-    ({"runs": "1", "max_points": "2"}, "max_points"),
-    ({"runs": "1", "max_points": "lots"}, "max_points"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"runs": "1,x"}, "runs"),
+        ({"runs": "999999"}, "runs"),
+        ({"runs": "1", "x": "minutes"}, "x"),
+        ({"runs": "1", "max_points": "2"}, "max_points"),
+        ({"runs": "1", "max_points": "lots"}, "max_points"),
+    ],
+)
 def test_bad_compare_queries_are_refused_naming_the_field(alice_client, experiment, params, field):
     run = make_run(experiment)
     params = {k: v.replace("1", str(run.pk), 1) if k == "runs" and v == "1" else v for k, v in params.items()}
@@ -141,10 +155,17 @@ def _field_by_field_diff(configs, ignore):
 
 
 def _random_config(rng):
-    config = {"optimizer": {"name": rng.choice(["adam", "sgd"]), "lr": rng.choice([0.1, 0.01])},
-              "model": {"hidden": rng.choice([[16], [32, 16]]), "batchnorm": rng.choice([True, False]),
-                        "head": {"dropout": rng.choice([0.0, 0.5])}},
-              "dataset": {"name": "iris"}, "seed": rng.randrange(3), "device": rng.choice(["cpu", "auto"])}
+    config = {
+        "optimizer": {"name": rng.choice(["adam", "sgd"]), "lr": rng.choice([0.1, 0.01])},
+        "model": {
+            "hidden": rng.choice([[16], [32, 16]]),
+            "batchnorm": rng.choice([True, False]),
+            "head": {"dropout": rng.choice([0.0, 0.5])},
+        },
+        "dataset": {"name": "iris"},
+        "seed": rng.randrange(3),
+        "device": rng.choice(["cpu", "auto"]),
+    }
     if rng.random() < 0.2:
         del config["optimizer"]["lr"]  # missing in some configs
     if rng.random() < 0.1:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.diagnosis import VERDICTS
+from experiments.analysis.diagnosis import VERDICTS
 from workers.runner import summarize
 
 BASE = math.log(10)
@@ -47,17 +47,20 @@ def test_every_verdict_string_is_one_of_the_contract(alice_client):
     assert r.json()["verdict"] in VERDICTS
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"train_loss": [], "val_loss": []}, "train_loss"),
-    ({"train_loss": [1.0, 0.9], "val_loss": [1.0]}, "val_loss"),
-    ({"train_loss": [1.0], "val_loss": [1.0], "task": "ranking"}, "task"),
-    ({"train_loss": ["1.0"], "val_loss": [1.0]}, "train_loss"),
-    ({"train_loss": [1.0], "val_loss": [True]}, "val_loss"),
-    ({"train_loss": "1,2", "val_loss": [1.0]}, "train_loss"),
-    ({"val_loss": [1.0]}, "train_loss"),
-    ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": -1}, "baseline_loss"),
-    ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": "big"}, "baseline_loss"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"train_loss": [], "val_loss": []}, "train_loss"),
+        ({"train_loss": [1.0, 0.9], "val_loss": [1.0]}, "val_loss"),
+        ({"train_loss": [1.0], "val_loss": [1.0], "task": "ranking"}, "task"),
+        ({"train_loss": ["1.0"], "val_loss": [1.0]}, "train_loss"),
+        ({"train_loss": [1.0], "val_loss": [True]}, "val_loss"),
+        ({"train_loss": "1,2", "val_loss": [1.0]}, "train_loss"),
+        ({"val_loss": [1.0]}, "train_loss"),
+        ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": -1}, "baseline_loss"),
+        ({"train_loss": [1.0], "val_loss": [1.0], "baseline_loss": "big"}, "baseline_loss"),
+    ],
+)
 def test_bad_input_is_a_422_naming_the_field(alice_client, body, field):
     r = post(alice_client, body)
     assert r.status_code == 422, r.content
@@ -112,8 +115,11 @@ def test_a_real_run_ends_with_a_verdict_and_its_page_shows_it(start_worker, alic
     assert diag["verdict"] == run.verdict and "best_epoch" in diag["evidence"]
     assert run.summary["best"]["val_accuracy"] is not None
     # compacted right after the run is recorded as finished: one chunk per key
-    wait_for(lambda: run.chunks.count() == len(set(run.chunks.values_list("key", flat=True))), timeout=10,
-             message="the metric chunks to be compacted")
+    wait_for(
+        lambda: run.chunks.count() == len(set(run.chunks.values_list("key", flat=True))),
+        timeout=10,
+        message="the metric chunks to be compacted",
+    )
     api = alice_client.get(f"/api/runs/{run.pk}").json()
     assert api["verdict"] == run.verdict
     page = alice_client.get(f"/experiments/{experiment.pk}/").content.decode()

@@ -2,8 +2,8 @@
 
 import pytest
 
-from experiments import leaderboard
 from experiments.models import Run
+from experiments.selectors import leaderboard
 from tests.compare.factories import make_run
 
 
@@ -107,16 +107,26 @@ def _bulk(experiment, n_groups: int, n_seeds: int):
     for g in range(n_groups):
         for s in range(n_seeds):
             score = 0.5 + g / (2 * n_groups) + s / 1000
-            runs.append(Run(
-                experiment=experiment, name=f"g{g} s{s}", config={"optimizer": {"name": "adam", "lr": 0.001 * (g + 1)}, "seed": s},
-                config_hash=f"{g}-{s}", group_hash=f"g{g:05d}", seed=s, status="succeeded", queued_at=timezone.now(),
-                summary={"best": {"val_accuracy": score, "val_loss": 1 - score}, "final": {"val_accuracy": score}},
-            ))
+            runs.append(
+                Run(
+                    experiment=experiment,
+                    name=f"g{g} s{s}",
+                    config={"optimizer": {"name": "adam", "lr": 0.001 * (g + 1)}, "seed": s},
+                    config_hash=f"{g}-{s}",
+                    group_hash=f"g{g:05d}",
+                    seed=s,
+                    status="succeeded",
+                    queued_at=timezone.now(),
+                    summary={"best": {"val_accuracy": score, "val_loss": 1 - score}, "final": {"val_accuracy": score}},
+                )
+            )
     Run.objects.bulk_create(runs, batch_size=500)
 
 
 @pytest.mark.parametrize("n_groups, n_seeds", [(4, 3), (400, 5)])
-def test_ranking_reads_a_constant_number_of_queries(alice_client, experiment, django_assert_max_num_queries, n_groups, n_seeds):
+def test_ranking_reads_a_constant_number_of_queries(
+    alice_client, experiment, django_assert_max_num_queries, n_groups, n_seeds
+):
     _bulk(experiment, n_groups, n_seeds)
     # session, user, experiment; then status counts per group, representative configs, scores
     with django_assert_max_num_queries(6):
@@ -145,21 +155,34 @@ def _sweep(experiment):
     for i, ((opt, lr, hidden), s) in enumerate(cells):
         optimizer = {"name": opt, **({"lr": lr} if lr is not None else {})}
         device = "cpu" if s == 9 else "auto"
-        config = {"optimizer": optimizer, "model": {"hidden": hidden, "dropout": 0.5}, "epochs": 5, "seed": s,
-                  "device": device}
+        config = {
+            "optimizer": optimizer,
+            "model": {"hidden": hidden, "dropout": 0.5},
+            "epochs": 5,
+            "seed": s,
+            "device": device,
+        }
         group = f"{opt}-{lr}-{hidden}-{device}"
         score = rng.random()
-        runs.append(Run(
-            experiment=experiment, name=f"r{i}", config=config, config_hash=f"{group}-{s}", group_hash=group, seed=s,
-            status="failed" if i == 7 else "succeeded", queued_at=timezone.now(),
-            summary={"best": {"val_accuracy": score}, "final": {"val_accuracy": score}},
-        ))
+        runs.append(
+            Run(
+                experiment=experiment,
+                name=f"r{i}",
+                config=config,
+                config_hash=f"{group}-{s}",
+                group_hash=group,
+                seed=s,
+                status="failed" if i == 7 else "succeeded",
+                queued_at=timezone.now(),
+                summary={"best": {"val_accuracy": score}, "final": {"val_accuracy": score}},
+            )
+        )
     Run.objects.bulk_create(runs)
 
 
 def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
-    from experiments import ranking
-    from experiments.comparison import flatten_config
+    from experiments.analysis import ranking
+    from experiments.analysis.tables import flatten_config
 
     _sweep(experiment)
     board = leaderboard.leaderboard_get(experiment=experiment)
@@ -168,11 +191,20 @@ def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
     for run in runs:
         reps.setdefault(run.group_hash, run)
     flat = {g: flatten_config(r.config) for g, r in reps.items()}
-    fields = sorted({f for f in set().union(*flat.values()) if f not in ("seed", "device")
-                     and len({repr(fl.get(f, "—")) for fl in flat.values()}) > 1})
+    fields = sorted(
+        {
+            f
+            for f in set().union(*flat.values())
+            if f not in ("seed", "device") and len({repr(fl.get(f, "—")) for fl in flat.values()}) > 1
+        }
+    )
     factors = {g: {f: fl.get(f, "—") for f in fields} for g, fl in flat.items()}
-    rows = [(factors[r.group_hash], r.summary["best"]["val_accuracy"]) for g in reps for r in runs
-            if r.group_hash == g and r.status == "succeeded"]
+    rows = [
+        (factors[r.group_hash], r.summary["best"]["val_accuracy"])
+        for g in reps
+        for r in runs
+        if r.group_hash == g and r.status == "succeeded"
+    ]
     expected = ranking.effects(rows)
     for values in expected.values():
         for v in values:

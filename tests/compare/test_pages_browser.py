@@ -23,8 +23,15 @@ def overfits(e):
 def test_compare_page_overlays_chosen_runs_and_saves_the_view(browser_page, live_server, team_and_user):
     team, alice, experiment = team_and_user
     a = make_run(experiment, epochs=20, steps_per_epoch=40, name="adam lr 0.01", verdict="good_fit")
-    b = make_run(experiment, epochs=20, steps_per_epoch=40, name="adam lr 0.1", optimizer={"lr": 0.1},
-                 val_curve=overfits, verdict="overfitting")
+    b = make_run(
+        experiment,
+        epochs=20,
+        steps_per_epoch=40,
+        name="adam lr 0.1",
+        optimizer={"lr": 0.1},
+        val_curve=overfits,
+        verdict="overfitting",
+    )
     c = make_run(experiment, epochs=20, steps_per_epoch=40, name="focal lr 0.01", loss={"name": "focal"}, score=0.8)
     page = browser_page
     page.login(alice)
@@ -40,18 +47,28 @@ def test_compare_page_overlays_chosen_runs_and_saves_the_view(browser_page, live
     assert "trained with different losses" in page.inner_text("#loss-notice")
     # different losses: the default axis is the shared metric, one curve per run
     assert sorted(page.eval_on_selector("#chart-compare", "el => el.data.map(t => t.name)")) == [
-        "adam lr 0.01 · val_accuracy", "focal lr 0.01 · val_accuracy"]
-    assert sorted(page.inner_text('#config-diff tr[data-field="loss.name"]').split()) == ["cross_entropy", "focal", "loss.name"]
+        "adam lr 0.01 · val_accuracy",
+        "focal lr 0.01 · val_accuracy",
+    ]
+    assert sorted(page.inner_text('#config-diff tr[data-field="loss.name"]').split()) == [
+        "cross_entropy",
+        "focal",
+        "loss.name",
+    ]
     page.wait_for_selector("#chart-parcoords .parcoords")
 
     # train and val loss by epoch, smoothed, log scale: redrawn without a reload
     page.uncheck('#key-choices input[value="val_accuracy"]')
     page.check('#key-choices input[value="val_loss"]')
-    page.wait_for_function("document.querySelector('#chart-compare').data.length === 2 && "
-                           "document.querySelector('#chart-compare').data[0].name.endsWith('val_loss')")
+    page.wait_for_function(
+        "document.querySelector('#chart-compare').data.length === 2 && "
+        "document.querySelector('#chart-compare').data[0].name.endsWith('val_loss')"
+    )
     page.select_option("#x-axis", "epoch")
-    page.wait_for_function("document.querySelector('#chart-compare').data[0].x.length === 20 && "
-                           "document.querySelector('#chart-compare').data[0].x[19] === 20")
+    page.wait_for_function(
+        "document.querySelector('#chart-compare').data[0].x.length === 20 && "
+        "document.querySelector('#chart-compare').data[0].x[19] === 20"
+    )
     raw = page.eval_on_selector("#chart-compare", "el => el.data[0].y.slice()")
     page.fill("#smoothing", "0.8")
     page.dispatch_event("#smoothing", "input")
@@ -80,7 +97,9 @@ def test_leaderboard_ranks_groups_and_compares_to_a_baseline(browser_page, live_
         make_run(experiment, seed=seed, score=score, history=False, optimizer={"name": "sgd"})
     for seed, score in enumerate([0.70, 0.72]):
         make_run(experiment, seed=seed, score=score, history=False, optimizer={"name": "rmsprop"})
-    make_run(experiment, seed=9, status="diverged", score=None, history=False, optimizer={"name": "sgd"}, verdict="diverged")
+    make_run(
+        experiment, seed=9, status="diverged", score=None, history=False, optimizer={"name": "sgd"}, verdict="diverged"
+    )
     page = browser_page
     page.login(alice)
     page.goto(f"{live_server.url}/experiments/{experiment.pk}/leaderboard/")

@@ -8,7 +8,7 @@ import pytest
 
 from experiments import metric_store
 from experiments.models import Run, SavedComparison
-from experiments.sweeps import MAX_SWEEP_RUNS, sweep_expand, sweep_size
+from experiments.services.sweeps import MAX_SWEEP_RUNS, sweep_expand, sweep_size
 from tests.compare.factories import make_run
 
 
@@ -22,11 +22,14 @@ def test_the_grid_is_every_combination_times_seeds():
     combos = sweep_expand(base={"optimizer": {"name": "adam"}}, grid=grid, seeds=2)
     assert len(combos) == sweep_size(grid, 2) == 12
     assert {(c["optimizer"]["name"], c["optimizer"]["lr"], c["seed"]) for c, _ in combos} == {
-        (o, lr, s) for o in ("adam", "sgd") for lr in (0.1, 0.01, 0.001) for s in (0, 1)}
+        (o, lr, s) for o in ("adam", "sgd") for lr in (0.1, 0.01, 0.001) for s in (0, 1)
+    }
 
 
 def test_it_launches_a_sweep_from_the_form(alice_client, experiment):
-    r = sweep_post(alice_client, experiment, optimizer=["adam", "sgd"], loss=["cross_entropy", "focal"], lr="0.01, 0.001")
+    r = sweep_post(
+        alice_client, experiment, optimizer=["adam", "sgd"], loss=["cross_entropy", "focal"], lr="0.01, 0.001"
+    )
     assert r.status_code == 302, r.content.decode()[-3000:]
     runs = Run.objects.filter(experiment=experiment)
     assert runs.count() == 2 * 2 * 2 * 2
@@ -49,13 +52,16 @@ def test_a_sweep_over_the_cap_is_refused(alice_client, experiment):
     assert f"the limit is {MAX_SWEEP_RUNS}" in r.content.decode()
 
 
-@pytest.mark.parametrize("fields, text", [
-    ({"lr": "0.1, fast"}, "Enter learning-rate values"),
-    ({"hidden": "64 | 32,x"}, "whole-number width"),
-    ({"seeds": 0}, "greater than or equal to 1"),
-    ({"preset": "nope"}, "Select a valid choice"),
-    ({"optimizer": ["adam", "lion"]}, "Select a valid choice"),
-])
+@pytest.mark.parametrize(
+    "fields, text",
+    [
+        ({"lr": "0.1, fast"}, "Enter learning-rate values"),
+        ({"hidden": "64 | 32,x"}, "whole-number width"),
+        ({"seeds": 0}, "greater than or equal to 1"),
+        ({"preset": "nope"}, "Select a valid choice"),
+        ({"optimizer": ["adam", "lion"]}, "Select a valid choice"),
+    ],
+)
 def test_bad_sweep_input_is_refused_by_field(alice_client, experiment, fields, text):
     r = sweep_post(alice_client, experiment, **fields)
     assert r.status_code == 400 and text in r.content.decode()
@@ -73,12 +79,25 @@ def test_a_saved_comparison_is_shared_with_the_team_only(alice_client, bob_clien
     from experiments.models import Membership
 
     a, b = make_run(experiment), make_run(experiment, seed=1)
-    r = alice_client.post(f"/experiments/{experiment.pk}/compare/save/",
-                          {"name": "adam vs adam", "runs": f"{a.pk},{b.pk}", "x": "epoch", "smoothing": "0.6", "log": "on",
-                           "keys": "val_loss"})
+    r = alice_client.post(
+        f"/experiments/{experiment.pk}/compare/save/",
+        {
+            "name": "adam vs adam",
+            "runs": f"{a.pk},{b.pk}",
+            "x": "epoch",
+            "smoothing": "0.6",
+            "log": "on",
+            "keys": "val_loss",
+        },
+    )
     saved = SavedComparison.objects.get()
     assert r["Location"] == f"/comparisons/{saved.pk}/"
-    assert saved.run_ids == [a.pk, b.pk] and saved.options == {"x": "epoch", "smoothing": 0.6, "log": True, "keys": ["val_loss"]}
+    assert saved.run_ids == [a.pk, b.pk] and saved.options == {
+        "x": "epoch",
+        "smoothing": 0.6,
+        "log": True,
+        "keys": ["val_loss"],
+    }
     carol = django_user_model.objects.create_user("carol", password="x-pass-123456")
     Membership.objects.create(user=carol, team=experiment.team)
     teammate = Client()
@@ -89,13 +108,16 @@ def test_a_saved_comparison_is_shared_with_the_team_only(alice_client, bob_clien
     assert bob_client.get(f"/comparisons/{saved.pk}/").status_code == 404
 
 
-@pytest.mark.parametrize("data, text", [
-    ({"name": "", "runs": "RUN"}, "Give the comparison a name"),
-    ({"name": "x", "runs": ""}, "Choose at least one run"),
-    ({"name": "x", "runs": "RUN,999999"}, "No run 999999"),
-    ({"name": "x", "runs": "RUN", "smoothing": "lots"}, "Smoothing is a number"),
-    ({"name": "x", "runs": "RUN", "x": "minutes"}, "x must be one of"),
-])
+@pytest.mark.parametrize(
+    "data, text",
+    [
+        ({"name": "", "runs": "RUN"}, "Give the comparison a name"),
+        ({"name": "x", "runs": ""}, "Choose at least one run"),
+        ({"name": "x", "runs": "RUN,999999"}, "No run 999999"),
+        ({"name": "x", "runs": "RUN", "smoothing": "lots"}, "Smoothing is a number"),
+        ({"name": "x", "runs": "RUN", "x": "minutes"}, "x must be one of"),
+    ],
+)
 def test_bad_saves_are_refused_with_a_message(alice_client, experiment, data, text):
     run = make_run(experiment)
     data = {k: v.replace("RUN", str(run.pk)) for k, v in data.items()}
@@ -104,13 +126,13 @@ def test_bad_saves_are_refused_with_a_message(alice_client, experiment, data, te
 
 
 def test_experiment_csv_is_flat_and_formula_safe(alice_client, experiment):
-    make_run(experiment, name="=HYPERLINK(\"http://evil\")", verdict="overfitting")
+    make_run(experiment, name='=HYPERLINK("http://evil")', verdict="overfitting")
     run = make_run(experiment, name="+plain", seed=1)
     Run.objects.filter(pk=run.pk).update(summary={"best": {"val_r2": -0.25}, "final": {}})
     r = alice_client.get(f"/experiments/{experiment.pk}/export.csv")
     assert r["Content-Disposition"].endswith('runs.csv"')
     rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
-    assert rows[0]["name"] == "'=HYPERLINK(\"http://evil\")" and rows[1]["name"] == "'+plain"
+    assert rows[0]["name"] == '\'=HYPERLINK("http://evil")' and rows[1]["name"] == "'+plain"
     assert rows[0]["verdict"] == "overfitting" and rows[0]["config.optimizer.lr"] == "0.01"
     assert rows[1]["best.val_r2"] == "-0.25"  # a number stays a number
     assert rows[0]["best.val_accuracy"] == "0.9"

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from experiments.forms import flatten
 from experiments.models import Run
 from tests.helpers import tiny_config
+from webapp.pages.forms import flatten
 from workers.training.config import RunConfig
 
 
@@ -99,15 +99,17 @@ def test_the_api_names_the_bad_field(alice_client, experiment, config, field):
 def test_the_api_refuses_malformed_json_and_unknown_experiments(alice_client, experiment):
     r = alice_client.post("/api/runs", "{not json", content_type="application/json")
     assert r.status_code in (400, 422)
-    r = alice_client.post("/api/runs", json.dumps({"experiment": 99999, "config": tiny_config()}),
-                          content_type="application/json")
+    r = alice_client.post(
+        "/api/runs", json.dumps({"experiment": 99999, "config": tiny_config()}), content_type="application/json"
+    )
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "experiment"
 
 
 def test_the_api_needs_authentication(client, experiment):
     assert client.get("/api/runs").status_code == 401
-    r = client.post("/api/runs", json.dumps({"experiment": experiment.pk, "config": tiny_config()}),
-                    content_type="application/json")
+    r = client.post(
+        "/api/runs", json.dumps({"experiment": experiment.pk, "config": tiny_config()}), content_type="application/json"
+    )
     assert r.status_code == 401
 
 
@@ -146,10 +148,18 @@ def test_the_experiment_page_lists_runs_with_progress(alice_client, experiment):
 
 
 def test_every_choice_of_the_form_says_what_it_does():
-    from experiments.forms import RunLaunchForm
+    from webapp.pages.forms import RunLaunchForm
 
     form = RunLaunchForm()
-    for name in ("dataset__name", "model__arch", "model__activation", "optimizer__name", "schedule__name",
-                 "loss__name", "dataset__preprocessing__normalize", "dataset__preprocessing__impute"):
+    for name in (
+        "dataset__name",
+        "model__arch",
+        "model__activation",
+        "optimizer__name",
+        "schedule__name",
+        "loss__name",
+        "dataset__preprocessing__normalize",
+        "dataset__preprocessing__impute",
+    ):
         for value, label in form.fields[name].choices:
             assert label.startswith(f"{value} — ") and len(label) > len(value) + 8, (name, value)

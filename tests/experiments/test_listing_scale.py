@@ -5,14 +5,24 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from experiments.models import Run
-from experiments.views import RUNS_PER_PAGE
+from webapp.pages.runs import RUNS_PER_PAGE
 from workers.training.config import RunConfig
 
 
 def add_runs(experiment, n: int, status: str = "succeeded", start: int = 0) -> list[Run]:
     cfg = RunConfig().model_dump(mode="json")
-    runs = [Run(experiment=experiment, name=f"r{start + i}", config=cfg, config_hash=str(start + i), group_hash="g",
-                status=status, summary={"best": {"val_loss": 0.1 + i / 1000}}) for i in range(n)]
+    runs = [
+        Run(
+            experiment=experiment,
+            name=f"r{start + i}",
+            config=cfg,
+            config_hash=str(start + i),
+            group_hash="g",
+            status=status,
+            summary={"best": {"val_loss": 0.1 + i / 1000}},
+        )
+        for i in range(n)
+    ]
     return Run.objects.bulk_create(runs)
 
 
@@ -77,6 +87,11 @@ def test_the_newest_runs_and_the_runs_per_configuration_are_read_from_indexes(ex
     add_runs(experiment, 50)
     newest = experiment.runs.select_related("worker").order_by("-created", "-id")[:RUNS_PER_PAGE].explain()
     assert "run_experiment_created_idx" in newest and "TEMP B-TREE" not in newest  # no sort of all the runs
-    per_group = (experiment.runs.order_by().values("group_hash", "status").annotate(n=Count("id"))
-                 .order_by("group_hash", "status").explain())
+    per_group = (
+        experiment.runs.order_by()
+        .values("group_hash", "status")
+        .annotate(n=Count("id"))
+        .order_by("group_hash", "status")
+        .explain()
+    )
     assert "COVERING INDEX run_experiment_group_idx" in per_group and "TEMP B-TREE" not in per_group

@@ -23,11 +23,13 @@ def test_an_idle_local_worker_has_not_imported_torch_and_still_trains(start_work
     from experiments.services import run_launch
 
     worker = start_worker("lean", LOSSLAB_WORKER_WARM_UP="false", LOSSLAB_WORKER_HEARTBEAT_S="0.2")
-    wait_for(lambda: Worker.objects.filter(name="lean@test", last_heartbeat__isnull=False).exists(),
-             timeout=30, message="the pool process's first heartbeat")
+    wait_for(
+        lambda: Worker.objects.filter(name="lean@test", last_heartbeat__isnull=False).exists(),
+        timeout=30,
+        message="the pool process's first heartbeat",
+    )
     pool = pool_children(worker)
     assert pool and not any(loads_torch(pid) for pid in pool)
     run = run_launch(experiment=experiment, user=alice, config=tiny_config(epochs=1))
     wait_for(lambda: Run.objects.get(pk=run.pk).is_finished, timeout=90, message="the run to finish")
     assert Run.objects.get(pk=run.pk).status == "succeeded", worker.output()
-

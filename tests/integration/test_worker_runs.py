@@ -42,8 +42,11 @@ def test_cancel_stops_a_running_run_and_keeps_its_curves(alice_client, experimen
     from experiments.services import run_launch
 
     start_worker("w1")
-    run = run_launch(experiment=experiment, user=experiment.created_by,
-                     config=tiny_config(dataset={"name": "digits"}, epochs=300, batch_size=8))
+    run = run_launch(
+        experiment=experiment,
+        user=experiment.created_by,
+        config=tiny_config(dataset={"name": "digits"}, epochs=300, batch_size=8),
+    )
     wait_for(lambda: reload(run).epoch >= 1, timeout=60, message="the first epoch")
     assert alice_client.post(f"/runs/{run.pk}/cancel/").status_code == 302
     wait_for(lambda: reload(run).is_finished, timeout=10, message="the cancel")
@@ -68,9 +71,16 @@ def test_a_diverging_run_ends_as_diverged_and_the_worker_takes_the_next(experime
     from experiments.services import run_launch
 
     start_worker("w1")
-    bad = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config(
-        dataset={"name": "diabetes", "preprocessing": {"normalize": "none"}}, loss={"name": "mse"},
-        optimizer={"name": "sgd", "lr": 5.0}, epochs=20))
+    bad = run_launch(
+        experiment=experiment,
+        user=experiment.created_by,
+        config=tiny_config(
+            dataset={"name": "diabetes", "preprocessing": {"normalize": "none"}},
+            loss={"name": "mse"},
+            optimizer={"name": "sgd", "lr": 5.0},
+            epochs=20,
+        ),
+    )
     good = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config())
     wait_for(lambda: reload(good).is_finished, timeout=90, message="the second run")
     reload(bad)

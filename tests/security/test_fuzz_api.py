@@ -21,8 +21,13 @@ def fuzz_client(alice_client, settings):
 
 def run_bodies(experiment_id: int):
     valid = {"experiment": experiment_id, "config": tiny_config(), "name": "fuzz"}
-    return mutated(valid) | json_values | raw_bodies | st.fixed_dictionaries(
-        {"experiment": st.sampled_from([experiment_id, 0, -1, 2**63, "1", None]), "config": mutated(tiny_config())}
+    return (
+        mutated(valid)
+        | json_values
+        | raw_bodies
+        | st.fixed_dictionaries(
+            {"experiment": st.sampled_from([experiment_id, 0, -1, 2**63, "1", None]), "config": mutated(tiny_config())}
+        )
     )
 
 
@@ -53,11 +58,20 @@ DIAGNOSE_EXAMPLES = 400
 
 
 def test_diagnose_survives_generated_bodies(fuzz_client):
-    valid = {"train_loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.8, None],
-             "task": "classification", "baseline_loss": 2.3}
+    valid = {
+        "train_loss": [1.0, 0.8, 0.6, 0.5],
+        "val_loss": [1.1, 0.9, 0.8, None],
+        "task": "classification",
+        "baseline_loss": 2.3,
+    }
     curves = st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False, width=32)), max_size=40)
-    bodies = mutated(valid) | json_values | raw_bodies | st.fixed_dictionaries(
-        {"train_loss": curves, "val_loss": curves, "task": st.sampled_from(["classification", "regression", "x"])}
+    bodies = (
+        mutated(valid)
+        | json_values
+        | raw_bodies
+        | st.fixed_dictionaries(
+            {"train_loss": curves, "val_loss": curves, "task": st.sampled_from(["classification", "regression", "x"])}
+        )
     )
     verdicts = []
 

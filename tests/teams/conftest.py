@@ -11,7 +11,8 @@ from django.utils import timezone
 from tests.helpers import tiny_config
 
 IRIS_CSV = (
-    "sepal,petal,species\n" + "\n".join(f"{1 + i * 0.1:.1f},{0.5 + (i % 3):.1f},{['a', 'b', 'c'][i % 3]}" for i in range(30))
+    "sepal,petal,species\n"
+    + "\n".join(f"{1 + i * 0.1:.1f},{0.5 + (i % 3):.1f},{['a', 'b', 'c'][i % 3]}" for i in range(30))
 ).encode()
 
 
@@ -39,30 +40,53 @@ def csv_file(content: bytes | str, name: str = "data.csv") -> SimpleUploadedFile
 
 
 def make_world(marker: str, django_user_model) -> World:
-    from experiments import metric_store, services, uploads
+    from experiments import metric_store, services
     from experiments.models import Run
+    from experiments.services import uploads
 
     user = django_user_model.objects.create_user(f"{marker}_user", password="correct-horse-battery")
     team = services.team_create(name=f"{marker}-team", owner=user)
-    experiment = services.experiment_create(team=team, user=user, name=f"{marker}-experiment",
-                                            description=f"{marker}-description")
+    experiment = services.experiment_create(
+        team=team, user=user, name=f"{marker}-experiment", description=f"{marker}-description"
+    )
     run = services.run_launch(experiment=experiment, user=user, config=tiny_config(), name=f"{marker}-run")
     now = timezone.now()
     Run.objects.filter(pk=run.pk).update(
-        status="succeeded", epoch=3, finished_at=now, verdict="good_fit",
+        status="succeeded",
+        epoch=3,
+        finished_at=now,
+        verdict="good_fit",
         summary={"best": {"val_loss": 0.25, "val_accuracy": 0.91}, "final": {"val_loss": 0.3}, "best_epoch": 2},
     )
-    metric_store.write_points(run.pk, [(s, k, 1.0 / (s + 1), 0.0) for s in range(5) for k in ("train_loss", "val_loss")])
+    metric_store.write_points(
+        run.pk, [(s, k, 1.0 / (s + 1), 0.0) for s in range(5) for k in ("train_loss", "val_loss")]
+    )
     running = services.run_launch(experiment=experiment, user=user, config=tiny_config(), name=f"{marker}-running")
     Run.objects.filter(pk=running.pk).update(status="running", epoch=1, started_at=now)
     queued = services.run_launch(experiment=experiment, user=user, config=tiny_config(), name=f"{marker}-queued")
-    upload = uploads.upload_create(team=team, user=user, file=csv_file(
-        f"{marker}_col,x\n" + "\n".join(f"{i % 2},{i}" for i in range(10)), name=f"{marker}-data.csv"))
+    upload = uploads.upload_create(
+        team=team,
+        user=user,
+        file=csv_file(f"{marker}_col,x\n" + "\n".join(f"{i % 2},{i}" for i in range(10)), name=f"{marker}-data.csv"),
+    )
     token, secret = services.token_create(user=user, name=f"{marker}-token")
-    comparison = services.saved_comparison_create(experiment=experiment, user=user, name=f"{marker}-comparison",
-                                                  run_ids=[run.pk, running.pk])
-    return World(marker, user, team, team.memberships.get(user=user), experiment, run, running, queued,
-                 upload, token, secret, comparison)
+    comparison = services.saved_comparison_create(
+        experiment=experiment, user=user, name=f"{marker}-comparison", run_ids=[run.pk, running.pk]
+    )
+    return World(
+        marker,
+        user,
+        team,
+        team.memberships.get(user=user),
+        experiment,
+        run,
+        running,
+        queued,
+        upload,
+        token,
+        secret,
+        comparison,
+    )
 
 
 @pytest.fixture

@@ -58,17 +58,30 @@ def fill(pattern: Pattern, world, missing: bool = False) -> str:
     """The pattern's path with each parameter set to one of the world's object ids (or an id that does not exist)."""
     if pattern.is_admin:
         # Staff-only Django admin; B is not staff. Any valid-looking value will do.
-        ids = {"object_id": world.run.pk, "content_type_id": 1, "id": world.user.pk, "app_label": "experiments",
-               "url": f"experiments/run/{world.run.pk}/change/"}
+        ids = {
+            "object_id": world.run.pk,
+            "content_type_id": 1,
+            "id": world.user.pk,
+            "app_label": "experiments",
+            "url": f"experiments/run/{world.run.pk}/change/",
+        }
     else:
-        ids = {"experiment_id": world.experiment.pk, "run_id": world.run.pk, "upload_id": world.upload.pk,
-               "token_id": world.token.pk, "membership_id": world.membership.pk,
-               "comparison_id": world.comparison.pk, "fmt": "csv"}
+        ids = {
+            "experiment_id": world.experiment.pk,
+            "run_id": world.run.pk,
+            "upload_id": world.upload.pk,
+            "token_id": world.token.pk,
+            "membership_id": world.membership.pk,
+            "comparison_id": world.comparison.pk,
+            "fmt": "csv",
+        }
     path = pattern.route
     for param in pattern.params:
         if param not in ids:
-            pytest.fail(f"{pattern.name} ({pattern.route}): the isolation test does not know how to fill "
-                        f"'{param}'; add it to fill() with team A's object of that kind")
+            pytest.fail(
+                f"{pattern.name} ({pattern.route}): the isolation test does not know how to fill "
+                f"'{param}'; add it to fill() with team A's object of that kind"
+            )
         is_id = param.endswith("_id")
         value = str(MISSING_ID if missing and is_id and not pattern.is_admin else ids[param])
         path = re.sub(r"<(?:\w+:)?" + param + ">", value, path)
@@ -83,8 +96,11 @@ def leaks(response, marker: str) -> list[str]:
 
 def snapshot(world) -> dict:
     return {
-        "runs": list(Run.objects.filter(experiment=world.experiment).order_by("pk")
-                     .values_list("pk", "status", "cancel_requested", "name")),
+        "runs": list(
+            Run.objects.filter(experiment=world.experiment)
+            .order_by("pk")
+            .values_list("pk", "status", "cancel_requested", "name")
+        ),
         "experiment": world.experiment.__class__.objects.filter(pk=world.experiment.pk).values_list("name").first(),
         "members": list(Membership.objects.filter(team=world.team).values_list("pk", "user_id", "role")),
         "tokens": list(ApiToken.objects.filter(user=world.user).values_list("pk")),
@@ -164,8 +180,15 @@ def test_each_team_still_sees_its_own_objects(client, worlds):
     """The other half of isolation: the checks above must not pass merely because everything is a 404."""
     a, b = worlds
     client.force_login(a.user)
-    for path in (f"/experiments/{a.experiment.pk}/", f"/runs/{a.run.pk}/", f"/api/runs/{a.run.pk}",
-                 f"/api/runs/{a.run.pk}/metrics", f"/uploads/{a.upload.pk}/download/", "/api/dashboard", "/"):
+    for path in (
+        f"/experiments/{a.experiment.pk}/",
+        f"/runs/{a.run.pk}/",
+        f"/api/runs/{a.run.pk}",
+        f"/api/runs/{a.run.pk}/metrics",
+        f"/uploads/{a.upload.pk}/download/",
+        "/api/dashboard",
+        "/",
+    ):
         r = client.get(path)
         assert r.status_code == 200, path
         assert leaks(r, a.marker) or r.json()["series"]["val_loss"]["value"], path
@@ -175,8 +198,17 @@ def test_each_team_still_sees_its_own_objects(client, worlds):
 def test_dashboard_and_lists_of_team_b_show_only_team_b(client, worlds):
     a, b = worlds
     client.force_login(b.user)
-    for path in ("/", "/api/dashboard", "/experiments/", "/uploads/", "/api/runs", "/api/experiments",
-                 "/api/uploads", "/team/", "/account/tokens/"):
+    for path in (
+        "/",
+        "/api/dashboard",
+        "/experiments/",
+        "/uploads/",
+        "/api/runs",
+        "/api/experiments",
+        "/api/uploads",
+        "/team/",
+        "/account/tokens/",
+    ):
         r = client.get(path)
         assert r.status_code == 200, path
         assert not leaks(r, a.marker), path

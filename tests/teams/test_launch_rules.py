@@ -7,11 +7,11 @@ import json
 import pytest
 from django.test import Client
 
-from experiments.forms import RunLaunchForm
 from experiments.models import Run
 from tests.experiments.test_launch import form_data
 from tests.helpers import tiny_config
 from tests.teams.conftest import IRIS_CSV, csv_file
+from webapp.pages.forms import RunLaunchForm
 
 
 def api_launch(client, experiment, config=None, **body):
@@ -50,8 +50,7 @@ def team_upload(alice_client, upload_dir):
 
 
 def csv_config(upload_id, target="species"):
-    return tiny_config(dataset={"name": "csv", "upload": upload_id, "target": target},
-                       loss={"name": "cross_entropy"})
+    return tiny_config(dataset={"name": "csv", "upload": upload_id, "target": target}, loss={"name": "cross_entropy"})
 
 
 def test_the_form_launches_on_a_team_upload_with_a_target_column(alice_client, experiment, team_upload):
@@ -80,8 +79,10 @@ def test_the_form_names_the_upload_field_for_a_foreign_upload(client, worlds):
     a, b = worlds
     client.force_login(b.user)
     # a forged POST: the select only offers B's uploads, so the form itself refuses A's id
-    r = client.post(f"/experiments/{b.experiment.pk}/runs/new/", form_data(csv_config(b.upload.pk, "bravo_col"),
-                                                                           dataset__upload=str(a.upload.pk)))
+    r = client.post(
+        f"/experiments/{b.experiment.pk}/runs/new/",
+        form_data(csv_config(b.upload.pk, "bravo_col"), dataset__upload=str(a.upload.pk)),
+    )
     assert r.status_code == 400 and r.context["form"].errors["dataset__upload"]
 
 

@@ -21,10 +21,13 @@ def test_a_team_admin_adds_an_existing_user_by_username(alice_client, team_and_u
     assert Membership.objects.filter(team=team, user=bob, role="member").exists()
 
 
-@pytest.mark.parametrize("username, message", [
-    ("nobody", "There is no user named 'nobody'. Ask a LossLab admin to create the account first."),
-    ("alice", "alice is already in Vision."),
-])
+@pytest.mark.parametrize(
+    "username, message",
+    [
+        ("nobody", "There is no user named 'nobody'. Ask a LossLab admin to create the account first."),
+        ("alice", "alice is already in Vision."),
+    ],
+)
 def test_adding_a_member_says_clearly_what_went_wrong(alice_client, team_and_user, username, message):
     r = alice_client.post("/team/", {"username": username, "role": "member"})
     assert r.status_code == 400
@@ -85,10 +88,19 @@ def test_the_dashboard_shows_live_runs_leaders_and_verdicts(alice_client, experi
         Run.objects.filter(pk=run.pk).update(**fields)
         return run
 
-    launch("good", status="succeeded", finished_at=timezone.now(), summary={"best": {"val_accuracy": 0.8}},
-           verdict="good_fit")
-    best = launch("better", status="succeeded", finished_at=timezone.now(),
-                  summary={"best": {"val_accuracy": 0.95}, "diagnosis": {"verdict": "overfitting"}})
+    launch(
+        "good",
+        status="succeeded",
+        finished_at=timezone.now(),
+        summary={"best": {"val_accuracy": 0.8}},
+        verdict="good_fit",
+    )
+    best = launch(
+        "better",
+        status="succeeded",
+        finished_at=timezone.now(),
+        summary={"best": {"val_accuracy": 0.95}, "diagnosis": {"verdict": "overfitting"}},
+    )
     launch("training", status="running", epoch=2, epochs=4, summary={"best": {"val_accuracy": 0.99}})
     launch("waiting")
     data = alice_client.get("/api/dashboard").json()
@@ -102,10 +114,13 @@ def test_the_dashboard_shows_live_runs_leaders_and_verdicts(alice_client, experi
     assert data["saved_comparisons"] == []
     from experiments.services import saved_comparison_create
 
-    view = saved_comparison_create(experiment=experiment, user=experiment.created_by,
-                                   name="focal vs ce", run_ids=[best.pk])
+    view = saved_comparison_create(
+        experiment=experiment, user=experiment.created_by, name="focal vs ce", run_ids=[best.pk]
+    )
     saved = alice_client.get("/api/dashboard").json()["saved_comparisons"]
-    assert saved == [{"id": view.pk, "name": "focal vs ce", "experiment": experiment.name, "url": f"/comparisons/{view.pk}/"}]
+    assert saved == [
+        {"id": view.pk, "name": "focal vs ce", "experiment": experiment.name, "url": f"/comparisons/{view.pk}/"}
+    ]
     page = alice_client.get("/").content.decode()
     assert 'id="dashboard-data"' in page and "better" in page and "js/dashboard.js" in page
 
@@ -133,11 +148,15 @@ def test_a_token_needs_a_name(alice_client):
 
 def test_password_change(client, alice):
     client.force_login(alice)
-    r = client.post("/account/password/", {"old_password": "wrong", "new_password1": "n3w-Secret-pass",
-                                           "new_password2": "n3w-Secret-pass"})
+    r = client.post(
+        "/account/password/",
+        {"old_password": "wrong", "new_password1": "n3w-Secret-pass", "new_password2": "n3w-Secret-pass"},
+    )
     assert r.status_code == 200 and r.context["form"].errors["old_password"]
-    r = client.post("/account/password/", {"old_password": "wonderland-pass", "new_password1": "n3w-Secret-pass",
-                                           "new_password2": "n3w-Secret-pass"})
+    r = client.post(
+        "/account/password/",
+        {"old_password": "wonderland-pass", "new_password1": "n3w-Secret-pass", "new_password2": "n3w-Secret-pass"},
+    )
     assert r.status_code == 302 and r["Location"] == "/account/password/done/"
     alice.refresh_from_db()
     assert alice.check_password("n3w-Secret-pass")

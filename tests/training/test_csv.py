@@ -47,8 +47,13 @@ def test_it_infers_the_task_from_the_target(upload):
     info = inspect_csv(upload)
     tasks = {c["name"]: c["task"] for c in info["columns"]}
     assert info["rows"] == 8
-    assert tasks == {"size": "classification", "color": "classification", "count": "classification",
-                     "label": "classification", "price": "regression"}
+    assert tasks == {
+        "size": "classification",
+        "color": "classification",
+        "count": "classification",
+        "label": "classification",
+        "price": "regression",
+    }
     assert {c["name"]: c["kind"] for c in info["columns"]}["color"] == "categorical"
     assert {c["name"]: c["missing"] for c in info["columns"]}["count"] == 2
 
@@ -86,24 +91,30 @@ def test_it_refuses_text_columns_when_one_hot_is_off(upload):
 
 def test_it_refuses_files_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(csvdata, "MAX_ROWS", 5)
-    with pytest.raises(ValueError, match="8 rows; at most 5"):
+    with pytest.raises(ValueError, match="Too many rows: 8; at most 5"):
         validate_csv(write_csv(tmp_path / "r.csv"), "label")
     monkeypatch.setattr(csvdata, "MAX_COLUMNS", 4)
-    with pytest.raises(ValueError, match="5 columns; at most 4"):
+    with pytest.raises(ValueError, match="Too many columns: 5; at most 4"):
         validate_csv(write_csv(tmp_path / "r.csv"), "label")
 
 
 def test_it_refuses_ragged_rows(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b\n1,2\n3\n")
-    with pytest.raises(ValueError, match="line 3 has 1 cells"):
+    with pytest.raises(ValueError, match="Row 3: 1 cells, but the header has 2"):
         inspect_csv(path)
 
 
 def _csv_config(**preprocessing):
     return make_config(
-        dataset={"name": "csv", "upload": 7, "target": "price", "task": "regression", "val_fraction": 0.25,
-                 "preprocessing": {"normalize": "none", **preprocessing}},
+        dataset={
+            "name": "csv",
+            "upload": 7,
+            "target": "price",
+            "task": "regression",
+            "val_fraction": 0.25,
+            "preprocessing": {"normalize": "none", **preprocessing},
+        },
         loss={"name": "mse"},
     )
 

@@ -38,8 +38,13 @@ def test_it_loads_each_bundled_dataset(name, task, n_classes, features):
 
 @pytest.mark.parametrize(
     "name,arch,shape",
-    [("digits", "cnn", (1, 8, 8)), ("digits", "lstm", (8, 8)), ("digits", "transformer", (8, 8)),
-     ("sequence", "gru", (12, 3)), ("sequence", "mlp", (36,))],
+    [
+        ("digits", "cnn", (1, 8, 8)),
+        ("digits", "lstm", (8, 8)),
+        ("digits", "transformer", (8, 8)),
+        ("sequence", "gru", (12, 3)),
+        ("sequence", "mlp", (36,)),
+    ],
 )
 def test_it_shapes_rows_for_the_architecture(name, arch, shape):
     data = load_dataset(make_config(dataset={"name": name, "n_samples": 100}, model={"arch": arch, "hidden": [8]}))

@@ -17,8 +17,14 @@ from workers.training.reporter import NullReporter
 
 
 def test_early_stopping_restores_the_best_weights():
-    config = make_config(dataset={"name": "iris"}, epochs=40, batch_size=8, optimizer={"lr": 0.05},
-                         model={"hidden": [64], "dropout": 0.0}, regularization={"early_stopping_patience": 3})
+    config = make_config(
+        dataset={"name": "iris"},
+        epochs=40,
+        batch_size=8,
+        optimizer={"lr": 0.05},
+        model={"hidden": [64], "dropout": 0.0},
+        regularization={"early_stopping_patience": 3},
+    )
     reporter = NullReporter()
     result = train(config, reporter)
     assert result.epochs_run < 40 and result.best_epoch == result.epochs_run - 3
@@ -39,8 +45,9 @@ def test_without_early_stopping_every_epoch_runs_and_the_best_is_recorded(report
 
 
 def test_vanishing_gradients_are_flagged_in_a_deep_sigmoid_net(reporter):
-    config = make_config(epochs=1, model={"hidden": [32] * 8, "dropout": 0.0, "batchnorm": False,
-                                          "activation": "sigmoid"})
+    config = make_config(
+        epochs=1, model={"hidden": [32] * 8, "dropout": 0.0, "batchnorm": False, "activation": "sigmoid"}
+    )
     result = train(config, reporter)
     assert result.grad_health == "vanishing" and reporter.series("grad_vanishing") == [1.0]
     assert result.final["grad_norm/blocks.0"] < 1e-4 * result.final["grad_norm/head"]
@@ -53,8 +60,13 @@ def test_a_healthy_run_is_ok(reporter):
 
 @pytest.mark.parametrize(
     "norms,verdict",
-    [([1.0, 0.5], "ok"), ([1e-6, 1.0], "vanishing"), ([1e-9, 1e-9], "vanishing"), ([5e3, 1.0], "exploding"),
-     ([float("nan"), 1.0], "exploding")],
+    [
+        ([1.0, 0.5], "ok"),
+        ([1e-6, 1.0], "vanishing"),
+        ([1e-9, 1e-9], "vanishing"),
+        ([5e3, 1.0], "exploding"),
+        ([float("nan"), 1.0], "exploding"),
+    ],
 )
 def test_gradient_health_thresholds(norms, verdict):
     assert classify(norms) == verdict
@@ -89,15 +101,22 @@ def test_a_finished_run_resumed_does_not_train_again(tmp_path):
 
 @pytest.mark.parametrize(
     "dataset,loss,metric,floor",
-    [("breast_cancer", {"name": "bce"}, "val_accuracy", 0.85),
-     ("wine", {"name": "focal", "focal_gamma": 2.0}, "val_accuracy", 0.8),
-     ("wine", {"name": "cross_entropy", "label_smoothing": 0.1}, "val_accuracy", 0.8),
-     ("synthetic_regression", {"name": "huber"}, "val_r2", 0.3),
-     ("synthetic_regression", {"name": "mae"}, "val_r2", 0.3)],
+    [
+        ("breast_cancer", {"name": "bce"}, "val_accuracy", 0.85),
+        ("wine", {"name": "focal", "focal_gamma": 2.0}, "val_accuracy", 0.8),
+        ("wine", {"name": "cross_entropy", "label_smoothing": 0.1}, "val_accuracy", 0.8),
+        ("synthetic_regression", {"name": "huber"}, "val_r2", 0.3),
+        ("synthetic_regression", {"name": "mae"}, "val_r2", 0.3),
+    ],
 )
 def test_each_loss_trains_its_task(dataset, loss, metric, floor):
-    config = make_config(dataset={"name": dataset, "n_samples": 400}, loss=loss, epochs=5, batch_size=16,
-                         model={"hidden": [32], "dropout": 0.0})
+    config = make_config(
+        dataset={"name": dataset, "n_samples": 400},
+        loss=loss,
+        epochs=5,
+        batch_size=16,
+        model={"hidden": [32], "dropout": 0.0},
+    )
     result = train(config, NullReporter())
     assert result.final[metric] > floor, result.final
 

@@ -49,7 +49,9 @@ def test_bce_uses_one_logit():
     assert float(build_loss(LossConfig(name="bce"), "classification", 2)(out, y)) == pytest.approx(float(expected))
 
 
-@pytest.mark.parametrize("name,expected", [("mse", (4 + 0.25) / 2), ("mae", (2 + 0.5) / 2), ("huber", (1.5 + 0.125) / 2)])
+@pytest.mark.parametrize(
+    "name,expected", [("mse", (4 + 0.25) / 2), ("mae", (2 + 0.5) / 2), ("huber", (1.5 + 0.125) / 2)]
+)
 def test_regression_losses_follow_their_formulas(name, expected):
     out, y = torch.tensor([[3.0], [0.5]]), torch.tensor([1.0, 1.0])
     assert float(build_loss(LossConfig(name=name), "regression", None)(out, y)) == pytest.approx(expected)
@@ -57,8 +59,12 @@ def test_regression_losses_follow_their_formulas(name, expected):
 
 @pytest.mark.parametrize(
     "dataset,loss,message",
-    [("diabetes", "cross_entropy", "needs class labels"), ("digits", "mse", "is for regression"),
-     ("digits", "bce", "binary"), ("iris", "focal", None)],
+    [
+        ("diabetes", "cross_entropy", "needs class labels"),
+        ("digits", "mse", "is for regression"),
+        ("digits", "bce", "binary"),
+        ("iris", "focal", None),
+    ],
 )
 def test_an_incompatible_loss_and_task_are_refused_before_queueing(dataset, loss, message):
     if message is None:
@@ -111,9 +117,14 @@ def test_the_engine_adds_the_l1_penalty_to_the_objective():
     assert weight_mass(0.01) < 0.5 * weight_mass(0.0)
 
 
-@pytest.mark.parametrize("loss, same", [({"name": "cross_entropy"}, True),
-                                        ({"name": "cross_entropy", "label_smoothing": 0.2}, False),
-                                        ({"name": "focal", "focal_gamma": 2.0}, False)])
+@pytest.mark.parametrize(
+    "loss, same",
+    [
+        ({"name": "cross_entropy"}, True),
+        ({"name": "cross_entropy", "label_smoothing": 0.2}, False),
+        ({"name": "focal", "focal_gamma": 2.0}, False),
+    ],
+)
 def test_val_nll_is_the_unsmoothed_nll_whatever_the_training_loss(loss, same):
     reporter = NullReporter()
     result = train(make_config(loss=loss, epochs=1), reporter)

@@ -30,15 +30,25 @@ SEQ = {"name": "sequence", "n_samples": 600}
 )
 def test_each_architecture_trains_above_chance(arch, dataset, model, epochs, floor):
     small_steps = arch == "transformer"
-    config = make_config(dataset=dataset, model={"arch": arch, **model}, epochs=epochs,
-                         batch_size=16 if small_steps else 32, optimizer={"lr": 0.003 if small_steps else 0.01})
+    config = make_config(
+        dataset=dataset,
+        model={"arch": arch, **model},
+        epochs=epochs,
+        batch_size=16 if small_steps else 32,
+        optimizer={"lr": 0.003 if small_steps else 0.01},
+    )
     result = train(config, NullReporter())
     assert result.final["val_accuracy"] > floor, result.final  # chance: 0.5 (binary) or 0.1 (digits)
 
 
 def test_the_mlp_fits_a_regression_target():
-    config = make_config(dataset={"name": "diabetes"}, loss={"name": "mse"}, epochs=15, batch_size=32,
-                         model={"hidden": [32], "dropout": 0.0})
+    config = make_config(
+        dataset={"name": "diabetes"},
+        loss={"name": "mse"},
+        epochs=15,
+        batch_size=32,
+        model={"hidden": [32], "dropout": 0.0},
+    )
     result = train(config, NullReporter())
     assert result.final["val_r2"] > 0.3
     # RMSE is reported in the target's units: sqrt of the (standardised) MSE times the target's std.

@@ -63,16 +63,21 @@ def test_lr_factor_of_a_constant_schedule_is_one():
 
 @pytest.mark.parametrize(
     "name,cls,options",
-    [("gd", torch.optim.SGD, {"momentum": 0, "nesterov": False}),
-     ("sgd", torch.optim.SGD, {"momentum": 0, "nesterov": False}),
-     ("momentum", torch.optim.SGD, {"momentum": 0.9, "nesterov": False}),
-     ("nesterov", torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
-     ("adagrad", torch.optim.Adagrad, {}), ("rmsprop", torch.optim.RMSprop, {}),
-     ("adam", torch.optim.Adam, {"decoupled_weight_decay": False}),
-     ("adamw", torch.optim.AdamW, {"weight_decay": 0.01})],
+    [
+        ("gd", torch.optim.SGD, {"momentum": 0, "nesterov": False}),
+        ("sgd", torch.optim.SGD, {"momentum": 0, "nesterov": False}),
+        ("momentum", torch.optim.SGD, {"momentum": 0.9, "nesterov": False}),
+        ("nesterov", torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+        ("adagrad", torch.optim.Adagrad, {}),
+        ("rmsprop", torch.optim.RMSprop, {}),
+        ("adam", torch.optim.Adam, {"decoupled_weight_decay": False}),
+        ("adamw", torch.optim.AdamW, {"weight_decay": 0.01}),
+    ],
 )
 def test_each_optimizer_is_the_named_algorithm(name, cls, options):
-    opt = build_optimizer([torch.zeros(2, requires_grad=True)], OptimizerConfig(name=name, weight_decay=0.01 if name == "adamw" else 0.0))
+    opt = build_optimizer(
+        [torch.zeros(2, requires_grad=True)], OptimizerConfig(name=name, weight_decay=0.01 if name == "adamw" else 0.0)
+    )
     assert type(opt) is cls
     for key, value in options.items():
         assert opt.param_groups[0][key] == value
@@ -97,11 +102,14 @@ def test_gd_takes_exactly_one_full_batch_step_per_epoch(monkeypatch):
 
 def test_gradient_clipping_bounds_each_update():
     clip = 1e-3
-    config = make_config(**IRIS, epochs=1, optimizer={"name": "sgd", "lr": 1.0}, regularization={"grad_clip_norm": clip})
+    config = make_config(
+        **IRIS, epochs=1, optimizer={"name": "sgd", "lr": 1.0}, regularization={"grad_clip_norm": clip}
+    )
     before = [p.detach().clone() for p in _Run(config, NullReporter(), None).model.parameters()]
     result = train(config, NullReporter())
-    moved = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.detach() - b)
-                                                  for p, b in zip(result.model.parameters(), before)]))
+    moved = torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(p.detach() - b) for p, b in zip(result.model.parameters(), before)])
+    )
     assert 0 < float(moved) <= result.steps * clip * 1.0001
 
 

@@ -27,10 +27,19 @@ def test_every_preset_is_a_labelled_valid_config():
 
 def test_the_tutorial_preset_is_the_classic_mlp():
     _, config = PRESETS["tutorial_mlp"]
-    assert (config.model.arch, config.model.hidden, config.model.dropout, config.model.batchnorm) == \
-        ("mlp", [256, 128], 0.5, True)
-    assert (config.optimizer.name, config.optimizer.lr, config.batch_size, config.epochs, config.loss.name) == \
-        ("adam", 0.001, 32, 30, "cross_entropy")
+    assert (config.model.arch, config.model.hidden, config.model.dropout, config.model.batchnorm) == (
+        "mlp",
+        [256, 128],
+        0.5,
+        True,
+    )
+    assert (config.optimizer.name, config.optimizer.lr, config.batch_size, config.epochs, config.loss.name) == (
+        "adam",
+        0.001,
+        32,
+        30,
+        "cross_entropy",
+    )
 
 
 def test_the_tutorial_mlp_reaches_95_percent_within_30_epochs():

@@ -72,7 +72,7 @@ class DatasetConfig(_Strict):
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
 
     @model_validator(mode="after")
-    def _csv_needs_upload(self) -> "DatasetConfig":
+    def _csv_needs_upload(self) -> DatasetConfig:
         if self.name == "csv" and (self.upload is None or not self.target):
             raise ValueError("upload: dataset 'csv' needs 'upload' and 'target'")
         return self
@@ -94,7 +94,7 @@ class ModelConfig(_Strict):
     heads: int = Field(4, ge=1, le=16, description="Attention heads (transformer); must divide the width.")
 
     @model_validator(mode="after")
-    def _widths_in_range(self) -> "ModelConfig":
+    def _widths_in_range(self) -> ModelConfig:
         for w in self.hidden:
             if not 1 <= w <= MAX_WIDTH:
                 raise ValueError(f"hidden: each width must be between 1 and {MAX_WIDTH}")
@@ -108,7 +108,9 @@ class OptimizerConfig(_Strict):
         "adam", description="gd takes one full-batch step per epoch; adamw decouples weight decay."
     )
     lr: float = Field(0.001, gt=0.0, le=10.0, description="Learning rate (0 < lr ≤ 10).")
-    momentum: float = Field(0.0, ge=0.0, lt=1.0, description="Momentum (momentum, nesterov, rmsprop); 0 means 0.9 for momentum/nesterov.")
+    momentum: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Momentum (momentum, nesterov, rmsprop); 0 means 0.9 for momentum/nesterov."
+    )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="Optimizer weight decay (decoupled for adamw).")
 
 
@@ -120,7 +122,12 @@ class ScheduleConfig(_Strict):
     step_size: int = Field(10, ge=1, le=MAX_EPOCHS, description="Epochs between decays (step).")
     warmup_epochs: int = Field(5, ge=0, le=MAX_EPOCHS, description="Linear warm-up length (warmup_cosine).")
     factor: float = Field(0.1, gt=0.0, lt=1.0, description="LR multiplier on a plateau (plateau).")
-    patience: int = Field(5, ge=1, le=MAX_EPOCHS, description="Epochs without val improvement tolerated; the next one cuts the LR (plateau).")
+    patience: int = Field(
+        5,
+        ge=1,
+        le=MAX_EPOCHS,
+        description="Epochs without val improvement tolerated; the next one cuts the LR (plateau).",
+    )
     min_lr: float = Field(0.0, ge=0.0, le=1.0, description="Floor for the learning rate.")
 
 
@@ -142,6 +149,21 @@ class LossConfig(_Strict):
     huber_delta: float = Field(1.0, gt=0.0, le=1e3, description="Transition point δ (huber).")
 
 
+def loss_problem(loss: str, task: Task | None, n_classes: int | None, target: str) -> str | None:
+    """Why `loss` cannot train `target` (a task with n_classes), or None: the one "loss fits task" rule.
+
+    The schema asks it with what the dataset name says; the engine asks again once the data is
+    loaded and the task and number of classes are known (an uploaded CSV). None means unknown.
+    """
+    if task == "regression" and loss in CLASSIFICATION_LOSSES:
+        return f"loss.name: loss '{loss}' needs class labels, but {target} is a regression task"
+    if task == "classification" and loss in REGRESSION_LOSSES:
+        return f"loss.name: loss '{loss}' is for regression targets, but {target} is classification"
+    if loss == "bce" and n_classes not in (2, None):
+        return f"loss.name: loss 'bce' is for two classes (binary tasks), but {target} has {n_classes} classes"
+    return None
+
+
 class RunConfig(_Strict):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -158,25 +180,21 @@ class RunConfig(_Strict):
     )
 
     @model_validator(mode="after")
-    def _loss_fits_task(self) -> "RunConfig":
+    def _loss_fits_task(self) -> RunConfig:
         task, classes = DATASETS[self.dataset.name]
-        if self.dataset.name == "csv" and self.dataset.task:
-            task = self.dataset.task
-        loss = self.loss.name
-        if task == "regression" and loss in CLASSIFICATION_LOSSES:
-            raise ValueError(f"loss.name: loss '{loss}' needs class labels, but dataset '{self.dataset.name}' is a regression task")
-        if task == "classification" and loss in REGRESSION_LOSSES and self.dataset.name != "csv":
-            raise ValueError(
-                f"loss.name: loss '{loss}' is for regression targets, but dataset '{self.dataset.name}' is classification"
-            )
-        if self.loss.label_smoothing and loss != "cross_entropy":
-            raise ValueError(f"loss.label_smoothing: applies to cross_entropy only, not '{loss}'")
-        if loss == "bce" and classes not in (2, None):
-            raise ValueError(f"loss.name: loss 'bce' is for binary tasks, but dataset '{self.dataset.name}' has {classes} classes")
+        if self.dataset.name == "csv":
+            # An uploaded table's task and classes are known once it is read (the engine checks again
+            # then); only a task the user chose says something now.
+            task, classes = (self.dataset.task if self.dataset.task == "regression" else None), None
+        problem = loss_problem(self.loss.name, task, classes, f"dataset '{self.dataset.name}'")
+        if problem:
+            raise ValueError(problem)
+        if self.loss.label_smoothing and self.loss.name != "cross_entropy":
+            raise ValueError(f"loss.label_smoothing: applies to cross_entropy only, not '{self.loss.name}'")
         return self
 
     @model_validator(mode="after")
-    def _arch_fits_dataset(self) -> "RunConfig":
+    def _arch_fits_dataset(self) -> RunConfig:
         arch, name = self.model.arch, self.dataset.name
         if arch == "cnn" and name not in IMAGE_DATASETS:
             raise ValueError(f"model.arch: cnn needs image data (digits), not dataset '{name}'")

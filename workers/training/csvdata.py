@@ -52,6 +52,30 @@ class Column:
         return [c.strip() for c in self.cells if c.strip().lower() not in MISSING]
 
 
+def check_shape(header: list[str], body: list[list[str]]) -> None:
+    """The table rules an upload and the engine share: named, unique, bounded columns; no ragged rows.
+
+    Raises ValueError naming the row and column, as the upload form shows it.
+    """
+    if len(header) < 2:
+        raise ValueError("The CSV needs at least two columns (a target and a feature), separated by commas.")
+    if len(header) > MAX_COLUMNS:
+        raise ValueError(f"Too many columns: {len(header)}; at most {MAX_COLUMNS} are allowed.")
+    for i, name in enumerate(header, start=1):
+        if not name:
+            raise ValueError(f"Row 1, column {i}: the header needs a name for every column.")
+        if len(name) > 200:
+            raise ValueError(f"Row 1, column {i}: a column name may be at most 200 characters.")
+    dupes = sorted({n for n in header if header.count(n) > 1})
+    if dupes:
+        raise ValueError(f"Row 1: column names must be unique; repeated: {', '.join(dupes)}.")
+    if not body:
+        raise ValueError("The CSV has a header but no data rows.")
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"Row {r}: {len(row)} cells, but the header has {len(header)} columns.")
+
+
 def read_columns(path: pathlib.Path) -> list[Column]:
     """Parse the file into columns, refusing what cannot be a table of bounded size."""
     try:
@@ -63,15 +87,9 @@ def read_columns(path: pathlib.Path) -> list[Column]:
     if len(rows) < 2:
         raise ValueError("upload: the CSV needs a header row and at least one data row")
     header, body = [h.strip() for h in rows[0]], rows[1:]
-    if len(header) > MAX_COLUMNS:
-        raise ValueError(f"upload: {len(header)} columns; at most {MAX_COLUMNS} are allowed")
+    check_shape(header, body)
     if len(body) > MAX_ROWS:
-        raise ValueError(f"upload: {len(body)} rows; at most {MAX_ROWS} are allowed")
-    if len(set(header)) != len(header) or not all(header):
-        raise ValueError("upload: column names in the header must be unique and non-empty")
-    for n, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"upload: line {n} has {len(row)} cells but the header has {len(header)}")
+        raise ValueError(f"Too many rows: {len(body):,}; at most {MAX_ROWS:,} data rows are allowed.")
     return [Column(name, [row[i] for row in body]) for i, name in enumerate(header)]
 
 
@@ -96,13 +114,15 @@ def inspect_csv(path: pathlib.Path) -> dict:
     info = []
     for col in columns:
         present = col.present()
-        info.append({
-            "name": col.name,
-            "kind": "numeric" if col.numbers is not None else "categorical",
-            "missing": len(col.cells) - len(present),
-            "distinct": len(set(present)),
-            "task": infer_task(col),
-        })
+        info.append(
+            {
+                "name": col.name,
+                "kind": "numeric" if col.numbers is not None else "categorical",
+                "missing": len(col.cells) - len(present),
+                "distinct": len(set(present)),
+                "task": infer_task(col),
+            }
+        )
     return {"rows": len(columns[0].cells), "columns": info}
 
 

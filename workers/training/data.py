@@ -8,8 +8,9 @@ fitted on the training split only, so validation numbers never see it.
 from __future__ import annotations
 
 import pathlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
 from .config import SEQUENCE_ARCHS, RunConfig, Task
+from .csvdata import read_csv_table
 
 # The synthetic sequence task: SEQ_LEN steps of SEQ_FEATURES features.
 SEQ_LEN, SEQ_FEATURES = 12, 3
@@ -103,8 +105,6 @@ def raw_data(config: RunConfig, data_dir: Optional[pathlib.Path] = None) -> RawD
         return _bundled(ds.name, ds.n_samples, ds.n_features)
     if data_dir is None:
         raise ValueError("dataset: an uploaded CSV needs the upload directory (data_dir)")
-    from .csvdata import read_csv_table
-
     X, y, task = read_csv_table(
         pathlib.Path(data_dir) / f"{ds.upload}.csv", ds.target, ds.task, one_hot=ds.preprocessing.one_hot
     )

@@ -148,7 +148,7 @@ class _Run:
                 if pending:
                     self.report_steps(pending, i - len(pending), steps, log_every)
                 return "stopped", {}
-            idx = perm[i * bs:(i + 1) * bs]
+            idx = perm[i * bs : (i + 1) * bs]
             yb = self.y[idx]
             out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
@@ -216,7 +216,7 @@ class _Run:
         """Validation loss and the shared metrics, under eval() and no_grad."""
         self.model.eval()
         with self.autocast():
-            chunks = [self.model(self.Xv[i:i + EVAL_CHUNK]) for i in range(0, len(self.Xv), EVAL_CHUNK)]
+            chunks = [self.model(self.Xv[i : i + EVAL_CHUNK]) for i in range(0, len(self.Xv), EVAL_CHUNK)]
         out = (chunks[0] if len(chunks) == 1 else torch.cat(chunks)).float()
         loss = self.loss_fn(out, self.yv)
         metrics = {"val_loss": float(loss)}
@@ -349,8 +349,11 @@ def _result(run: _Run, status: str, message: str) -> TrainResult:
         run.model.load_state_dict(run.best_weights)
     if status == "completed":
         how = f"early stopping after epoch {s.epoch}" if s.early_stopped else f"{s.epoch} epochs"
-        message = f"completed ({how}); best val_loss {s.best_val:.4g} at epoch {s.best_epoch}" if s.best_epoch \
+        message = (
+            f"completed ({how}); best val_loss {s.best_val:.4g} at epoch {s.best_epoch}"
+            if s.best_epoch
             else f"completed ({how})"
+        )
     final = {**s.final, "baseline_val_loss": run.baseline}
     result = TrainResult(
         status=status,

@@ -16,7 +16,7 @@ SEVERITY = {"ok": 0, "vanishing": 1, "exploding": 2}
 
 
 def classify(norms: list[float]) -> str:
-    """"ok", "vanishing" or "exploding" for one epoch's per-group gradient norms."""
+    """ "ok", "vanishing" or "exploding" for one epoch's per-group gradient norms."""
     if not norms:
         return "ok"
     if any(not math.isfinite(n) for n in norms) or max(norms) > EXPLODING_ABS:

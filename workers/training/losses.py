@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import CLASSIFICATION_LOSSES, REGRESSION_LOSSES, LossConfig, Task
+from .config import LossConfig, Task, loss_problem
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -16,7 +16,7 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
     """Mean of −(1 − p_t)^γ · log p_t (Lin et al. 2017); γ = 0 is plain cross-entropy."""
     logp_t = F.log_softmax(logits.float(), dim=1).gather(1, y[:, None]).squeeze(1)
-    return (-(1 - logp_t.exp()) ** gamma * logp_t).mean()
+    return (-((1 - logp_t.exp()) ** gamma) * logp_t).mean()
 
 
 def n_outputs(loss: str, task: Task, n_classes: int | None) -> int:
@@ -26,19 +26,11 @@ def n_outputs(loss: str, task: Task, n_classes: int | None) -> int:
     return int(n_classes)
 
 
-def check_loss_fits(cfg: LossConfig, task: Task, n_classes: int | None) -> None:
-    """Refuse a loss that cannot train this task (the config validator catches most of these earlier)."""
-    if task == "regression" and cfg.name in CLASSIFICATION_LOSSES:
-        raise ValueError(f"loss.name: '{cfg.name}' needs class labels, but the target is continuous (regression)")
-    if task == "classification" and cfg.name in REGRESSION_LOSSES:
-        raise ValueError(f"loss.name: '{cfg.name}' is for continuous targets, but the task is classification")
-    if cfg.name == "bce" and n_classes != 2:
-        raise ValueError(f"loss.name: 'bce' is for two classes, but the target has {n_classes}")
-
-
 def build_loss(cfg: LossConfig, task: Task, n_classes: int | None) -> LossFn:
     """The configured loss as `fn(model_output, target) -> scalar`."""
-    check_loss_fits(cfg, task, n_classes)
+    problem = loss_problem(cfg.name, task, n_classes, "the target")
+    if problem:
+        raise ValueError(problem)
     name = cfg.name
     if name == "cross_entropy":
         return lambda out, y: F.cross_entropy(out.float(), y, label_smoothing=cfg.label_smoothing)

@@ -103,8 +103,15 @@ class Transformer(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, steps, d) / math.sqrt(d))
         act = "gelu" if cfg.activation == "gelu" else "relu"
         self.blocks = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, cfg.heads, dim_feedforward=2 * d, dropout=cfg.dropout,
-                                       activation=act, batch_first=True, norm_first=True)
+            nn.TransformerEncoderLayer(
+                d,
+                cfg.heads,
+                dim_feedforward=2 * d,
+                dropout=cfg.dropout,
+                activation=act,
+                batch_first=True,
+                norm_first=True,
+            )
             for _ in cfg.hidden
         )
         self.norm = nn.LayerNorm(d)

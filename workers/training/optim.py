@@ -26,8 +26,9 @@ def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
     if name in ("gd", "sgd"):
         return torch.optim.SGD(params, lr=lr, weight_decay=wd)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=mom or DEFAULT_MOMENTUM, nesterov=name == "nesterov",
-                               weight_decay=wd)
+        return torch.optim.SGD(
+            params, lr=lr, momentum=mom or DEFAULT_MOMENTUM, nesterov=name == "nesterov", weight_decay=wd
+        )
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
     if name == "rmsprop":
@@ -73,9 +74,7 @@ class Schedule:
             )
         else:
             floor = cfg.min_lr / base_lr
-            self.sched = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda e: max(lr_factor(cfg, e, epochs), floor)
-            )
+            self.sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: max(lr_factor(cfg, e, epochs), floor))
         self.optimizer = optimizer
 
     @property
@@ -113,7 +112,7 @@ class GroupNorms:
         self.assign = torch.zeros(len(self.names), len(self.params), device=device)
         col = 0
         for row, params in enumerate(groups.values()):
-            self.assign[row, col:col + len(params)] = 1.0
+            self.assign[row, col : col + len(params)] = 1.0
             col += len(params)
         self.reset()
 

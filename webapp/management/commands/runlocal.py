@@ -37,8 +37,10 @@ class Command(BaseCommand):
         manager.add_process("web", f"{py} manage.py runserver --noreload --skip-checks {addr}", env=env)
         # One local worker: nothing to synchronise with other workers at start (mingle) or after (gossip).
         manager.add_process(
-            "worker", f"{py} -m celery -A webapp worker -Q runs -c 1 --prefetch-multiplier 1 -n cpu0@%h -l info "
-            "--without-mingle --without-gossip", env=env
+            "worker",
+            f"{py} -m celery -A webapp worker -Q runs -c 1 --prefetch-multiplier 1 -n cpu0@%h -l info "
+            "--without-mingle --without-gossip",
+            env=env,
         )
         manager.add_process("scheduler", f"{py} manage.py scheduler", env=env)
         self.stdout.write(f"LossLab: http://{addr}/  — log in as demo / demo (local only). Ctrl-C stops everything.")

@@ -31,8 +31,7 @@ def visible_gpus() -> list[str]:
 
 
 def worker_command(name: str) -> str:
-    return (f"{sys.executable} -m celery -A webapp worker -Q runs -c 1 --prefetch-multiplier 1 "
-            f"-n {name}@%h -l info")
+    return f"{sys.executable} -m celery -A webapp worker -Q runs -c 1 --prefetch-multiplier 1 -n {name}@%h -l info"
 
 
 class Command(BaseCommand):
@@ -42,7 +41,9 @@ class Command(BaseCommand):
         gpus = visible_gpus()
         manager = Manager()
         for gpu in gpus:
-            manager.add_process(f"gpu{gpu}", worker_command(f"gpu{gpu}"), env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+            manager.add_process(
+                f"gpu{gpu}", worker_command(f"gpu{gpu}"), env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu}
+            )
         if not gpus:
             manager.add_process("cpu0", worker_command("cpu0"), env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
         self.stdout.write(f"gpuworkers: {len(gpus) or 'no'} GPU(s){'' if gpus else ', one CPU worker'}")

@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from workers.scheduler import reconcile, run_forever
+from experiments.queue import reconcile
+from workers.scheduler import run_forever
 
 
 class Command(BaseCommand):

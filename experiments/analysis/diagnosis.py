@@ -1,0 +1,421 @@
+"""What went right or wrong with a run, read from its loss curves.
+
+Pure numpy, no Django: selectors hand in one train and one validation loss
+per epoch and show the result on run pages and tables, live while the run
+trains.
+
+The classifier follows the order of the research notes (research file B2),
+each test looking only at runs the earlier tests let through:
+
+1. **diverged**: a non-finite loss, or a training loss that exploded (far above
+   the trivial predictor's loss) and never came back, that climbed back to
+   the trivial loss after having been well below it, or that zig-zags at or
+   above the trivial loss.
+2. **underfitting**: the training loss is no longer falling meaningfully and
+   is still close to the trivial predictor's loss (>= 90 %), or has plateaued
+   above half of it with a small train-val gap.
+3. **overfitting**: Prechelt's generalization loss GL (how far the validation
+   loss has risen above its best, in %) is large on the smoothed curve, while
+   the training loss kept falling and the train-val gap widened.
+4. **unstable**: the validation loss zig-zags (most successive differences
+   change sign) with a large amplitude around its running median, measured
+   against its level (but at least a quarter of the trivial loss).
+5. **still_improving** when the validation loss is still falling
+   meaningfully at the end, otherwise **good_fit**.
+
+``finished=False`` judges the curve so far by the same rules; only a run of
+fewer than MIN_EPOCHS epochs is treated differently (too young: still
+improving, unless it has diverged), and the suggestions say "let it run"
+rather than "train longer".
+
+Thresholds are heuristics, tuned against the labelled curves of real training
+runs in ``tests/analysis/curves`` (see ``tests/analysis/make_curves.py``).
+
+The trivial predictor's loss (``baseline_loss``) should be the validation
+loss of predicting the training mean (regression, MSE) or the training class
+prior (classification, cross-entropy). When the caller does not know it, the
+first epoch's training loss stands in for it: close to the prior's loss for a
+freshly initialised classifier, but lower after a long or fast first epoch,
+which makes the tests that use it more lenient.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+VERDICTS = ("overfitting", "underfitting", "good_fit", "diverged", "unstable", "still_improving")
+
+# Heuristic thresholds (research file B2), tuned on the labelled curves.
+GL_ALPHA = 5.0  # Prechelt's GL_5: overfitting starts once val loss is 5 % above its best
+GL_OVERFIT = 10.0  # smoothed GL (%) at the end that makes a run "overfitting"
+STRIP = 5  # Prechelt's training strip length k
+UNDERFIT_RATIO = 0.9  # train loss >= 90 % of the trivial loss: under 10 % of the reduction achieved
+# B2 proposes 0.5; on the labelled set, converged runs on noisy data (two moons)
+# sit at 0.51-0.54 of the trivial loss while genuinely capacity-starved runs
+# plateau at 0.63 and above.
+PLATEAU_RATIO = 0.6  # a plateau above this share of the trivial loss is underfitting too...
+PLATEAU_DROP = 0.01  # ...when the last strip improved the train loss by under 1 %
+SMALL_GAP = 0.1  # ...and the train-val gap is under 10 % of the trivial loss
+LARGE_GAP = 0.25  # a converged run whose val loss exceeds train by this share of the trivial loss
+EXPLODE_RATIO = 2.0  # train loss above 2x the trivial loss is an explosion (init sits near 1x)
+COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
+COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
+NOISE_WINDOW = 20  # epochs looked at for oscillation
+NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
+NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
+NOISE_FLOOR = (
+    0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
+)
+IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
+IMPROVING_ABS = 0.001  # ...and >= 0.1 % of the trivial loss per epoch
+MIN_EPOCHS = 3  # fewer than this: too young to judge anything but divergence
+MIN_NOISE_EPOCHS = 8  # oscillation needs a few epochs to be told from a trend
+
+
+@dataclass
+class Diagnosis:
+    verdict: str
+    evidence: dict = field(default_factory=dict)
+    suggestions: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        """JSON-serialisable form: ``{"verdict", "evidence", "suggestions"}``."""
+        return asdict(self)
+
+
+def diagnose(
+    train_loss: Sequence[float | None],
+    val_loss: Sequence[float | None],
+    *,
+    task: str = "classification",
+    baseline_loss: float | None = None,
+    finished: bool = True,
+    grad_health: str | None = None,
+) -> Diagnosis:
+    """Classify a run from its per-epoch train and validation losses.
+
+    One value per epoch; ``None``, NaN and ±inf are non-finite (a diverged
+    step). ``finished=False`` diagnoses a run that is still training: a young
+    curve that is still falling is ``still_improving``, but a run that has
+    diverged or is clearly overfitting is flagged at once. ``grad_health``
+    (e.g. ``"vanishing"`` or ``"exploding"``, from the gradient-norm monitor)
+    only sharpens the suggestions. ``task`` is recorded in the evidence; pass
+    the matching ``baseline_loss`` (validation MSE of the training mean, or
+    cross-entropy of the training class prior); without it the first epoch's
+    training loss stands in (see the module docstring). Raises ``ValueError`` when the two curves
+    differ in length or are empty (there is nothing to diagnose yet).
+    """
+    train, val = _as_array(train_loss, "train_loss"), _as_array(val_loss, "val_loss")
+    if len(train) != len(val):
+        raise ValueError(f"train_loss and val_loss must have one value per epoch each, got {len(train)} and {len(val)}")
+    if not len(train):
+        raise ValueError("train_loss and val_loss are empty: no epoch to diagnose yet")
+    f = _features(train, val, task, baseline_loss)
+    verdict = _classify(f, finished)
+    evidence = _evidence(f, verdict, finished, grad_health)
+    return Diagnosis(verdict, evidence, _suggest(verdict, f, finished, grad_health))
+
+
+def _as_array(values: Sequence[float | None], name: str) -> np.ndarray:
+    """Floats with NaN for every missing or non-finite value."""
+    try:
+        out = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a sequence of numbers or None: {exc}") from None
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _smooth(y: np.ndarray, width: int = 5) -> np.ndarray:
+    """Centred running median (shorter at the ends); kills single-epoch spikes, keeps trends.
+
+    ``y`` is finite here (the rules look at the finite prefix only).
+    """
+    n, half = len(y), width // 2
+    out = np.empty(n)
+    if n >= width:
+        out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, width), axis=1)
+    for i in [*range(min(half, n)), *range(max(n - half, half), n)]:
+        out[i] = np.median(y[max(0, i - half) : i + half + 1])
+    return out
+
+
+def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: float | None) -> dict:
+    """Every number the rules and the evidence need, computed once."""
+    n = len(train)
+    finite = np.isfinite(train) & np.isfinite(val)
+    first_bad = int(np.argmin(finite)) if not finite.all() else None
+    f: dict = {"n": n, "task": task, "first_bad": first_bad, "train": train, "val": val}
+    given = baseline_loss is not None and math.isfinite(baseline_loss) and baseline_loss > 0
+    first_train = train[np.isfinite(train)][0] if np.isfinite(train).any() else math.nan
+    f["base"] = float(baseline_loss) if given else float(first_train)
+    f["base_source"] = "given" if given else "first_epoch_train_loss"
+    if first_bad is not None:
+        # Features of the finite prefix only; the rest is divergence.
+        train, val = train[:first_bad], val[:first_bad]
+    f["n_finite"] = m = len(train)
+    if m == 0:
+        return f
+    width = 5 if m >= 2 * STRIP else 3  # a wide window would flatten a short curve entirely
+    sv, st = _smooth(val, width), _smooth(train, width)
+    best = int(np.argmin(val))
+    sbest = int(np.argmin(sv))
+    f.update(
+        best=best,
+        best_val=float(val[best]),
+        last_train=float(train[-1]),
+        last_val=float(val[-1]),
+        sv=sv,
+        st=st,
+        sbest=sbest,
+    )
+    f.update(_generalization(val, sv, sbest))
+    f.update(_trend(train, val, sv, st, f["base"]))
+    f["gap_end"] = float(sv[-1] - st[-1])
+    f["gap_best"] = float(sv[sbest] - st[sbest])
+    f.update(_noise(val, f["base"]))
+    return f
+
+
+def _generalization(val: np.ndarray, sv: np.ndarray, sbest: int) -> dict:
+    """Prechelt's GL (raw at the end and at its worst, and on the smoothed curve), and its onset.
+
+    A best loss of exactly 0 makes GL inf or NaN: no rule fires on it, and `_num` reports it as None.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gl = 100 * (val / np.minimum.accumulate(val) - 1)
+        above = np.flatnonzero(100 * (sv[sbest:] / sv[sbest] - 1) > GL_ALPHA)
+        gl_smooth = float(100 * (sv[-1] / sv[sbest] - 1))
+    return {
+        "gl_end": float(gl[-1]),
+        "gl_max": float(gl.max()),
+        "gl_smooth": gl_smooth,
+        "onset": sbest + int(above[0]) if len(above) else None,
+    }
+
+
+def _trend(train: np.ndarray, val: np.ndarray, sv: np.ndarray, st: np.ndarray, base: float) -> dict:
+    """Is training still making progress (Prechelt's P_k, recent val drop), and how far did train move."""
+    m = len(train)
+    k = min(STRIP, m)
+    strip = train[-k:]
+    # Recent val improvement per epoch over the last quarter (2-10 epochs), relative to the
+    # current level and to the trivial loss: both must be meaningful to call it improving.
+    w = min(max(2, min(10, m // 4)), m - 1)
+    start = sv[-1 - w] if w else sv[-1]
+    drop = float(start - sv[-1])
+    return {
+        "p_k": float(1000 * (strip.mean() / strip.min() - 1)) if strip.min() > 0 else math.inf,
+        "train_drop_strip": float(1 - st[-1] / st[-k]) if m > 1 and st[-k] > 0 else 0.0,
+        "recent_rel": drop / start / w if w and start > 0 else 0.0,
+        "recent_abs": drop / base / w if w and base > 0 else 0.0,
+        "train_max": float(train.max()),
+        "train_min_before_end": float(train[: max(1, m - 3)].min()),
+        "train_last3": float(train[-3:].min()),
+    }
+
+
+def _noise(val: np.ndarray, base: float) -> dict:
+    """How much the last NOISE_WINDOW epochs zig-zag around their trend."""
+    v = val[-NOISE_WINDOW:]
+    if len(v) < 6:
+        return {"sign_changes": 0.0, "amplitude": 0.0, "noise_range": 0.0}
+    d = np.diff(v)
+    flips = np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)
+    spread = float(np.ptp(v - _smooth(v)))
+    level = max(float(np.median(v)), NOISE_FLOOR * base)
+    return {"sign_changes": float(flips), "amplitude": spread / level if level > 0 else 0.0, "noise_range": spread}
+
+
+def _classify(f: dict, finished: bool) -> str:
+    """Apply the rules in order; the first that fires wins."""
+    if _diverged(f):
+        return "diverged"
+    m, base = f["n_finite"], f["base"]
+    improving = f["recent_rel"] >= IMPROVING_REL and f["recent_abs"] >= IMPROVING_ABS
+    if m < MIN_EPOCHS:
+        # Too young to read a trend: only a finished run stuck at the trivial loss says more.
+        stuck = finished and f["st"][-1] >= UNDERFIT_RATIO * base and not improving
+        return "underfitting" if stuck else "still_improving"
+    if _underfitting(f, improving):
+        return "underfitting"
+    if _overfitting(f):
+        return "overfitting"
+    if _noisy(f):
+        return "unstable"
+    if improving:
+        return "still_improving"
+    if f["gap_end"] > LARGE_GAP * base and f["st"][-1] < 0.5 * f["sv"][-1]:
+        return "overfitting"  # no rise, but a large generalization gap: high variance
+    return "good_fit"
+
+
+def _noisy(f: dict) -> bool:
+    """The val loss zig-zags (research B2's NOISY rule)."""
+    return (
+        f["n_finite"] >= MIN_NOISE_EPOCHS
+        and f["sign_changes"] >= NOISE_SIGN_CHANGES
+        and f["amplitude"] > NOISE_AMPLITUDE
+    )
+
+
+def _diverged(f: dict) -> bool:
+    """Non-finite, exploded and never recovered, collapsed back to the trivial loss, or thrashing above it."""
+    if f["first_bad"] is not None:
+        return True
+    base, end = f["base"], f["st"][-1]  # end: median of the last epochs, robust to one lucky epoch
+    exploded = f["train_max"] > EXPLODE_RATIO * base and end >= UNDERFIT_RATIO * base
+    # Research B2: after warm-up, train > 1.5x max(first, trivial) for 3 evaluations.
+    rising = f["n_finite"] > 3 and f["train_last3"] > 1.5 * max(f["train"][0], base)
+    collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
+    # Oscillating at or above the trivial loss: the updates are too large to learn anything.
+    thrashing = _noisy(f) and end >= base
+    return exploded or rising or collapsed or thrashing
+
+
+def _underfitting(f: dict, improving: bool) -> bool:
+    """Close to the trivial loss and not getting anywhere, or a high plateau with no gap."""
+    base, train_end = f["base"], f["st"][-1]
+    if train_end >= UNDERFIT_RATIO * base and not improving:
+        return True
+    # A plateau is judged over a whole training strip, so it needs more epochs than one strip.
+    long_enough = f["n_finite"] > STRIP
+    plateau = f["train_drop_strip"] < PLATEAU_DROP and not improving
+    return long_enough and plateau and train_end > PLATEAU_RATIO * base and abs(f["gap_end"]) < SMALL_GAP * base
+
+
+def _overfitting(f: dict) -> bool:
+    """Prechelt's GL on the smoothed val curve, rising above the noise while the gap widens."""
+    sv, st, b = f["sv"], f["st"], f["sbest"]
+    rise = sv[-1] - sv[b]
+    return (
+        f["gl_smooth"] > GL_OVERFIT
+        and f["gap_end"] > f["gap_best"]
+        and rise > f["noise_range"]  # a trend, not a zig-zag that happens to end high
+        and st[-1] <= st[b]  # training did not get worse: that would be instability
+    )
+
+
+def _num(x: float | None, digits: int = 4) -> float | None:
+    """JSON-safe number: NaN and ±inf become None."""
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), digits)
+
+
+def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) -> dict:
+    """The numbers behind the verdict, JSON-serialisable, epochs 1-based."""
+    base = f["base"]
+    ev = {
+        "epochs": f["n"],
+        "task": f["task"],
+        "finished": finished,
+        "baseline_loss": _num(base),
+        "baseline_source": f["base_source"],
+        "diverged_epoch": None if f["first_bad"] is None else f["first_bad"] + 1,
+        "grad_health": grad_health,
+    }
+    if f["n_finite"] == 0:
+        return ev | {"best_epoch": None, "reason": "the loss was non-finite from the first epoch"}
+    ev |= {
+        "best_epoch": f["best"] + 1,
+        "best_val_loss": _num(f["best_val"]),
+        "last_train_loss": _num(f["last_train"]),
+        "last_val_loss": _num(f["last_val"]),
+        "generalization_loss": _num(f["gl_end"], 2),
+        "max_generalization_loss": _num(f["gl_max"], 2),
+        "smoothed_generalization_loss": _num(f["gl_smooth"], 2),
+        "train_val_gap": _num(f["last_val"] - f["last_train"]),
+        "relative_to_baseline": _num(f["last_val"] / base) if base > 0 else None,
+        "train_relative_to_baseline": _num(f["last_train"] / base) if base > 0 else None,
+        "training_progress": _num(f["p_k"], 2),
+        "val_improvement_per_epoch": _num(100 * f["recent_rel"], 3),
+        "noise": _num(f["amplitude"], 3),
+        "noise_sign_changes": _num(f["sign_changes"], 3),
+        "overfit_onset_epoch": None,
+    }
+    if verdict == "overfitting" and f["onset"] is not None:
+        ev["overfit_onset_epoch"] = f["onset"] + 1
+    if verdict == "diverged" and ev["diverged_epoch"] is None:
+        ev["diverged_epoch"] = _explosion_epoch(f)
+    ev["reason"] = _reason(verdict, ev)
+    return ev
+
+
+def _explosion_epoch(f: dict) -> int:
+    """First epoch (1-based) where the train loss went above the trivial loss and stayed there."""
+    train, base = f["train"], f["base"]
+    below = np.flatnonzero(train < UNDERFIT_RATIO * base)
+    last_below = int(below[-1]) + 1 if len(below) else 0
+    peak = int(np.argmax(train))
+    return min(peak, last_below) + 1 if last_below < len(train) else peak + 1
+
+
+def _fmt(value, spec: str, unknown: str = "?") -> str:
+    return unknown if value is None else format(value, spec)
+
+
+def _reason(verdict: str, ev: dict) -> str:
+    """One plain sentence for the run page. Only the verdict's own sentence is built: evidence may be missing."""
+    rel, train_rel = ev.get("relative_to_baseline"), ev.get("train_relative_to_baseline")
+    if verdict == "diverged":
+        return f"the loss blew up (from epoch {_fmt(ev.get('diverged_epoch'), 'd')}) and did not recover"
+    if verdict == "underfitting":
+        if train_rel:
+            return f"the training loss is still {train_rel:.0%} of the trivial predictor's and has stopped falling"
+        return "the training loss has stopped falling well above zero"
+    if verdict == "overfitting":
+        return (
+            f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
+            f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling"
+        )
+    if verdict == "unstable":
+        return "the validation loss zig-zags from epoch to epoch instead of settling"
+    if verdict == "still_improving":
+        return f"the validation loss is still falling ({_fmt(ev.get('val_improvement_per_epoch'), '.1f')} % per epoch)"
+    if rel is not None:
+        return f"converged at {rel:.0%} of the trivial predictor's loss with a small train-val gap"
+    return "converged with a small train-val gap"
+
+
+def _suggest(verdict: str, f: dict, finished: bool, grad_health: str | None) -> list[str]:
+    """Concrete next steps, in terms of LossLab's run config fields."""
+    best = f.get("best", 0) + 1
+    out = {
+        "diverged": [
+            "lower the learning rate (optimizer.lr ×0.1) or clip gradients (regularization.grad_clip_norm 1.0)",
+            "warm the learning rate up (schedule.name warmup_cosine)",
+            "normalise the inputs (dataset.preprocessing.normalize standard)",
+        ],
+        "underfitting": [
+            "use a larger model (model.hidden) or train longer (epochs)",
+            "raise the learning rate (optimizer.lr ×3–10) or switch to adam (optimizer.name adam)",
+            "lower the regularization (regularization.l2, model.dropout)",
+        ],
+        "overfitting": [
+            f"enable early stopping (regularization.early_stopping_patience 5) — best epoch was {best}",
+            "add dropout (model.dropout 0.3–0.5) or an L2 penalty (regularization.l2 1e-4)",
+            "use a smaller model (model.hidden) or more training data (dataset.val_fraction lower)",
+        ],
+        "unstable": [
+            "lower the learning rate (optimizer.lr ×0.1–0.5) or clip gradients (regularization.grad_clip_norm 1.0)",
+            "increase batch_size",
+            "use a schedule (schedule.name cosine / plateau)",
+        ],
+        "still_improving": [
+            "train longer (epochs ×2)" if finished else "let it run: the validation loss is still falling",
+            "raise the learning rate a little (optimizer.lr ×2–3) or use a schedule (schedule.name cosine)",
+        ],
+        "good_fit": [
+            "keep this configuration; run more seeds before comparing it with others",
+        ],
+    }[verdict]
+    if grad_health == "vanishing":
+        out.append("gradients are vanishing: enable batch norm (model.batchnorm) or use relu (model.activation)")
+    elif grad_health == "exploding":
+        out.append("gradients are exploding: clip them (regularization.grad_clip_norm 1.0)")
+    return out

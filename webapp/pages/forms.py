@@ -1,0 +1,294 @@
+"""Forms. The launch form is generated from the run-config schema, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any, Literal
+
+import annotated_types as at
+from django import forms
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.fields import FieldInfo
+
+from experiments.analysis.tables import flatten_config
+from experiments.errors import error_location
+from experiments.models import Experiment, Membership
+from experiments.services.sweeps import FACTORS
+from workers.training import config as _cfg
+from workers.training.config import CHOICE_HELP, RunConfig
+
+SEP = "__"
+
+
+def _unwrap_optional(annotation) -> tuple[Any, bool]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def _bounds(info: FieldInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in info.metadata:
+        if isinstance(m, (at.Ge, at.Gt)):
+            out["min_value"] = m.ge if isinstance(m, at.Ge) else m.gt
+        if isinstance(m, (at.Le, at.Lt)):
+            out["max_value"] = m.le if isinstance(m, at.Le) else m.lt
+    return out
+
+
+def _num(v) -> str:
+    return str(v) if isinstance(v, int) else f"{v:g}"
+
+
+def _limits(info: FieldInfo) -> tuple[str, list[str]]:
+    """The allowed range as text ("0 ≤ value < 1"), and the numbers it names."""
+    lo = hi = ""
+    nums: list[str] = []
+    for m in info.metadata:
+        if isinstance(m, (at.Ge, at.Gt)):
+            v = m.ge if isinstance(m, at.Ge) else m.gt
+            lo = f"{_num(v)} {'≤' if isinstance(m, at.Ge) else '<'} "
+            nums.append(_num(v))
+        elif isinstance(m, (at.Le, at.Lt)):
+            v = m.le if isinstance(m, at.Le) else m.lt
+            hi = f" {'≤' if isinstance(m, at.Le) else '<'} {_num(v)}"
+            nums.append(_num(v))
+        elif isinstance(m, at.MaxLen):
+            return f"at most {m.max_length} values", [str(m.max_length)]
+    return (f"{lo}value{hi}" if nums else ""), nums
+
+
+def _with_limits(help_text: str, info: FieldInfo) -> str:
+    """Every bound that protects the GPUs is shown to the user: append it unless the text already says it."""
+    text, nums = _limits(info)
+    if not text or (nums and nums[-1] in help_text.replace(",", "")):
+        return help_text
+    return f"{help_text} Allowed: {text}.".strip()
+
+
+def _form_field(name: str, info: FieldInfo) -> forms.Field:
+    annotation, optional = _unwrap_optional(info.annotation)
+    label = name.rsplit(SEP, 1)[-1].replace("_", " ").capitalize()
+    common = {"label": label, "help_text": _with_limits(info.description or "", info), "required": not optional}
+    if typing.get_origin(annotation) is Literal:
+        helps = CHOICE_HELP.get(name.replace(SEP, "."), {})
+        choices = [(c, f"{c} — {helps[c]}" if c in helps else c) for c in typing.get_args(annotation)]
+        return forms.ChoiceField(choices=choices, **common)
+    if annotation is bool:
+        return forms.BooleanField(**{**common, "required": False})
+    if annotation is int:
+        return forms.IntegerField(**common, **_bounds(info))
+    if annotation is float:
+        return forms.FloatField(**common, **_bounds(info))
+    if typing.get_origin(annotation) is list:
+        common["help_text"] += " Comma-separated, e.g. 256,128."
+        return forms.CharField(**common)
+    return forms.CharField(**common, max_length=200)
+
+
+def schema_fields(model: type[BaseModel] = RunConfig, prefix: str = "") -> dict[str, tuple[FieldInfo, type]]:
+    """Leaf fields of the schema, flattened to `section__key` names."""
+    out: dict[str, tuple[FieldInfo, type]] = {}
+    for key, info in model.model_fields.items():
+        name = f"{prefix}{key}"
+        annotation, _ = _unwrap_optional(info.annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            out.update(schema_fields(annotation, prefix=name + SEP))
+        else:
+            out[name] = (info, annotation)
+    return out
+
+
+def flatten(data: dict) -> dict[str, Any]:
+    """A config as form values: `section__key` names, lists written as "256,128"."""
+    flat = flatten_config(data, sep=SEP)
+    return {k: ",".join(str(x) for x in v) if isinstance(v, list) else v for k, v in flat.items()}
+
+
+def unflatten(flat: dict[str, Any]) -> dict:
+    out: dict = {}
+    for name, value in flat.items():
+        node = out
+        *parents, leaf = name.split(SEP)
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+class RunLaunchForm(forms.Form):
+    """Every key of the run config, with help texts and bounds from the schema."""
+
+    name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made from the config.")
+
+    def __init__(self, *args, initial_config: RunConfig | None = None, uploads=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.leaves = schema_fields()
+        for name, (info, _) in self.leaves.items():
+            self.fields[name] = _form_field(name, info)
+        if uploads is not None:
+            self._upload_fields(uploads)
+        if not self.is_bound:
+            self.initial.update(flatten((initial_config or RunConfig()).model_dump(mode="json")))
+        self.config: RunConfig | None = None
+
+    def _upload_fields(self, uploads) -> None:
+        """Dataset 'csv' picks one of the team's uploads by name, and a target column from it."""
+        choices = [("", "— none —")] + [(str(u.pk), f"{u.original_name} ({u.rows} rows)") for u in uploads]
+        self.fields["dataset__upload"] = forms.ChoiceField(
+            choices=choices,
+            required=False,
+            label="Upload",
+            help_text="With dataset 'csv': one of your team's uploaded CSVs (add one on the Uploads page).",
+        )
+        self.fields["dataset__target"].widget.attrs["list"] = "target-columns"
+        self.fields["dataset__target"].help_text = "With dataset 'csv': the column to predict."
+
+    def add_service_error(self, exc) -> None:
+        """Put a run_launch refusal next to the field it names ("dataset.upload" → dataset__upload)."""
+        name = (exc.field or "").replace(".", SEP)
+        self.add_error(name if name in self.fields else None, exc.message)
+
+    def sections(self) -> list[tuple[str, list]]:
+        """Fields grouped by config section, for the template."""
+        groups: dict[str, list] = {}
+        for name in self.leaves:
+            section = name.split(SEP)[0] if SEP in name else "training"
+            groups.setdefault(section, []).append(self[name])
+        return list(groups.items())
+
+    def _raw_value(self, name: str, value: Any) -> Any:
+        _, annotation = self.leaves[name]
+        if typing.get_origin(_unwrap_optional(annotation)[0]) is list:
+            parts = [p.strip() for p in str(value or "").split(",") if p.strip()]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                self.add_error(name, "Enter whole numbers separated by commas.")
+                return []
+        if value == "":
+            return None
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        flat = {n: self._raw_value(n, cleaned.get(n)) for n in self.leaves}
+        flat = {n: v for n, v in flat.items() if v is not None or _unwrap_optional(self.leaves[n][0].annotation)[1]}
+        try:
+            self.config = RunConfig.model_validate(unflatten(flat))
+        except PydanticValidationError as exc:
+            for err in exc.errors():
+                parts, msg = error_location(err["loc"], err["msg"])
+                field = SEP.join(parts)
+                self.add_error(field if field in self.fields else None, msg)
+        return cleaned
+
+
+class ExperimentForm(forms.ModelForm):
+    class Meta:
+        model = Experiment
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+def _csv_values(raw: str, cast, field: str) -> list:
+    try:
+        return [cast(p.strip()) for p in raw.split(",") if p.strip()]
+    except ValueError:
+        raise forms.ValidationError(f"Enter {field} values separated by commas.") from None
+
+
+class SweepForm(forms.Form):
+    """A grid over the strategy and loss choices, times N seeds. An empty field keeps the preset's value."""
+
+    preset = forms.ChoiceField(help_text="The base config; the grid below replaces some of its values.")
+    epochs = forms.IntegerField(min_value=1, max_value=_cfg.MAX_EPOCHS, initial=20)
+    optimizer = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(c, c) for c in typing.get_args(_cfg.OptimizerConfig.model_fields["name"].annotation)],
+    )
+    lr = forms.CharField(required=False, label="Learning rates", help_text="e.g. 0.1, 0.01, 0.001")
+    schedule = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(c, c) for c in typing.get_args(_cfg.ScheduleConfig.model_fields["name"].annotation)],
+    )
+    batch_size = forms.CharField(required=False, label="Batch sizes", help_text="e.g. 32, 128")
+    l2 = forms.CharField(required=False, label="L2 penalties", help_text="e.g. 0, 0.0001, 0.001")
+    l1 = forms.CharField(required=False, label="L1 penalties", help_text="e.g. 0, 0.0001")
+    dropout = forms.CharField(required=False, label="Dropout", help_text="e.g. 0, 0.5")
+    arch = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Architecture",
+        choices=[(c, c) for c in typing.get_args(_cfg.ModelConfig.model_fields["arch"].annotation)],
+    )
+    hidden = forms.CharField(
+        required=False, label="Layer widths", help_text="Alternatives separated by |, e.g. 256,128 | 64"
+    )
+    loss = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Loss",
+        choices=[(c, c) for c in typing.get_args(_cfg.LossConfig.model_fields["name"].annotation)],
+    )
+    seeds = forms.IntegerField(min_value=1, max_value=20, initial=3, help_text="Runs per configuration, seeds 0…N−1.")
+
+    def __init__(self, *args, presets: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.presets = presets
+        self.fields["preset"].choices = [(k, label) for k, (label, _) in presets.items()]
+
+    def clean_lr(self):
+        return _csv_values(self.cleaned_data["lr"], float, "learning-rate")
+
+    def clean_batch_size(self):
+        return _csv_values(self.cleaned_data["batch_size"], int, "whole-number batch-size")
+
+    def clean_l2(self):
+        return _csv_values(self.cleaned_data["l2"], float, "L2")
+
+    def clean_l1(self):
+        return _csv_values(self.cleaned_data["l1"], float, "L1")
+
+    def clean_dropout(self):
+        return _csv_values(self.cleaned_data["dropout"], float, "dropout")
+
+    def clean_hidden(self):
+        alternatives = [a for a in self.cleaned_data["hidden"].split("|") if a.strip()]
+        return [_csv_values(a, int, "whole-number width") for a in alternatives]
+
+    def base_config(self) -> dict:
+        base = self.presets[self.cleaned_data["preset"]][1].model_dump(mode="json")
+        base["epochs"] = self.cleaned_data["epochs"]
+        return base
+
+    def grid(self) -> dict[str, list]:
+        return {f: self.cleaned_data[f] for f in FACTORS if self.cleaned_data.get(f)}
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, help_text="The username of someone who already has a LossLab account.")
+    role = forms.ChoiceField(
+        choices=Membership.Role.choices,
+        initial=Membership.Role.MEMBER,
+        help_text="Admins can add and remove members; members can launch and see the team's work.",
+    )
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8 text with a header row; comma, semicolon or tab separated; numeric or text columns.",
+    )
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “nightly sweep script”.")

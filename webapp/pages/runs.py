@@ -1,0 +1,103 @@
+"""Server-rendered pages. Thin: validate, call a service or selector, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from experiments import selectors, services
+from experiments.errors import Refused
+from experiments.models import Run
+from experiments.selectors import leaderboard
+from webapp.pages.forms import ExperimentForm, RunLaunchForm
+from webapp.pages.teams import current_team
+from workers.training.presets import PRESETS
+
+
+@login_required
+def experiment_list(request):
+    teams = selectors.teams_for_user(request.user)
+    form = ExperimentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        chosen = request.POST.get("team", "")
+        team = teams.filter(pk=int(chosen)).first() if chosen.isdigit() and len(chosen) < 19 else current_team(request)
+        if team is None:
+            form.add_error(None, "You are not in a team yet: ask an admin to add you.")
+        else:
+            try:
+                exp = services.experiment_create(team=team, user=request.user, **form.cleaned_data)
+                return redirect("experiment_detail", experiment_id=exp.pk)
+            except Refused as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    experiments = selectors.experiments_for_user(request.user)
+    return render(
+        request, "experiments/experiment_list.html", {"experiments": experiments, "form": form, "teams": teams}
+    )
+
+
+RUNS_PER_PAGE = 100
+
+
+@login_required
+def experiment_detail(request, experiment_id: int):
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    # One page of runs, newest first: rendering cost grows with the rows shown, not with the experiment.
+    page = Paginator(experiment.runs.select_related("worker").order_by("-created", "-id"), RUNS_PER_PAGE)
+    page = page.get_page(request.GET.get("page"))
+    runs = list(page.object_list)
+    queued = any(run.status == Run.Status.QUEUED for run in runs)  # else no queue position to compute
+    positions, starts = (selectors.queue_positions(), selectors.queue_start_etas()) if queued else ({}, {})
+    for run in runs:
+        run.queue_position, run.starts_in = positions.get(run.pk), starts.get(run.pk)
+    # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
+    board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000, with_effects=False)
+    context = {"experiment": experiment, "runs": runs, "page": page, "board": board}
+    return render(request, "experiments/experiment_detail.html", context)
+
+
+@login_required
+def run_new(request, experiment_id: int):
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    preset = request.GET.get("preset", "tutorial_mlp")
+    if preset not in PRESETS:
+        raise Http404("No such preset")
+    uploads = selectors.uploads_for_team(team=experiment.team)
+    form = RunLaunchForm(request.POST or None, initial_config=PRESETS[preset][1], uploads=uploads)
+    status = 400 if form.is_bound else 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.run_launch(
+                experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
+            )
+            messages.success(request, f"Run “{run.name}” queued.")
+            return redirect("run_detail", run_id=run.pk)
+        except Refused as exc:
+            form.add_service_error(exc)
+            status = exc.status if exc.status == 429 else 400
+    columns = {u.pk: u.column_names for u in uploads}
+    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset, "upload_columns": columns}
+    return render(request, "experiments/run_form.html", context, status=status)
+
+
+@login_required
+def run_detail(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    run.queue_position = selectors.queue_positions().get(run.pk)
+    run.starts_in = selectors.queue_start_etas().get(run.pk)
+    return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
+
+
+@login_required
+@require_POST
+def run_cancel(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    try:
+        services.run_cancel(run=run)
+        messages.info(request, "Cancel requested: the run stops within a second or two.")
+    except Refused as exc:
+        messages.error(request, exc.message)
+    return redirect("run_detail", run_id=run.pk)
