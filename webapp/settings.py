@@ -219,6 +219,10 @@ CHECKPOINT_EVERY_S = env_float("LOSSLAB_CHECKPOINT_EVERY_S", 2.0)
 # Import torch in each pool process at start, so a worker's first run starts training at once. It costs
 # about 280 MB per idle pool process; `make run` (runlocal) turns it off to stay small on a laptop.
 WORKER_WARM_UP = env_bool("LOSSLAB_WORKER_WARM_UP", True)
+# A pool process that trained has torch and the run's tensors in memory (about 400 MB more than an idle
+# one); without warm-up, a new pool process takes each ticket, so an idle worker returns to its idle
+# footprint after every run. With warm-up, the process keeps torch on purpose: no recycling (0).
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("LOSSLAB_WORKER_MAX_TASKS_PER_CHILD", 0 if WORKER_WARM_UP else 1) or None
 WORKER_HEARTBEAT_S = env_float("LOSSLAB_WORKER_HEARTBEAT_S", 5.0)  # the Worker row: device, memory, liveness
 WORKER_STALE_S = env_float("LOSSLAB_WORKER_STALE_S", 30.0)  # no heartbeat for this long: shown offline
 

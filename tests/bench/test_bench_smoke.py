@@ -44,6 +44,6 @@ def test_quick_bench_prints_the_table(tmp_path):
         assert f"\n{area} " in table, f"no {area} row in:\n{table}"
     assert "engine with full tracking vs bare loop" in table
     assert "run_record_metrics" in table and "MLflow venv absent" in table
-    assert "experiment page, 120 runs (vs 10)" in table and "queries constant" in table
+    assert "experiment page, 120 runs with real-size summaries (vs 10)" in table and "queries constant" in table
     assert "GET /api/experiments/{id}/compare" in table and "leaderboard page" in table
     assert out.read_text().count("\n| ") >= 10  # the markdown copy has the same rows

@@ -1,4 +1,4 @@
-"""`make run` stays small: its idle CPU worker does not load torch until a run needs it."""
+"""`make run` stays small: its idle CPU worker does not load torch until a run needs it, nor keeps it after."""
 
 import pytest
 
@@ -33,3 +33,9 @@ def test_an_idle_local_worker_has_not_imported_torch_and_still_trains(start_work
     run = run_launch(experiment=experiment, user=alice, config=tiny_config(epochs=1))
     wait_for(lambda: Run.objects.get(pk=run.pk).is_finished, timeout=90, message="the run to finish")
     assert Run.objects.get(pk=run.pk).status == "succeeded", worker.output()
+    # The pool process that trained is replaced: the worker is back to its idle footprint.
+    wait_for(
+        lambda: (p := pool_children(worker)) and set(p).isdisjoint(pool) and not any(loads_torch(pid) for pid in p),
+        timeout=30,
+        message="a fresh pool process without torch after the run",
+    )
