@@ -11,7 +11,7 @@ from django.db import transaction
 from pydantic import ValidationError as PydanticValidationError
 
 from experiments.errors import Refused, error_location
-from experiments.models import Experiment, Run
+from experiments.models import Experiment, Run, Sweep
 from experiments.services.runs import config_validate, run_launch
 
 MAX_SWEEP_RUNS = 200
@@ -104,4 +104,5 @@ def sweep_launch(
         )
     configs = _validate_all(sweep_expand(base=base, grid=grid, seeds=seeds))
     with transaction.atomic():
-        return [run_launch(experiment=experiment, user=user, config=cfg) for cfg in configs]
+        sweep = Sweep.objects.create(experiment=experiment, created_by=user, grid=grid, seeds=seeds)
+        return [run_launch(experiment=experiment, user=user, config=cfg, sweep=sweep) for cfg in configs]
