@@ -104,5 +104,7 @@ def sweep_launch(
         )
     configs = _validate_all(sweep_expand(base=base, grid=grid, seeds=seeds))
     with transaction.atomic():
-        sweep = Sweep.objects.create(experiment=experiment, created_by=user, grid=grid, seeds=seeds)
+        # The grid by config path: the effects table reads each run's value of each factor from its config.
+        paths = {FACTORS[f]: values for f, values in grid.items() if values}
+        sweep = Sweep.objects.create(experiment=experiment, created_by=user, grid=paths, seeds=seeds)
         return [run_launch(experiment=experiment, user=user, config=cfg, sweep=sweep) for cfg in configs]
