@@ -107,8 +107,7 @@ def _with_noise(config: dict, noise: dict) -> dict:
     """The full config as the form or a sweep's preset holds it, with every ignored parameter changed."""
     cfg = RunConfig.model_validate(config)
     data = cfg.model_dump(mode="json")
-    for section, key, unused in schema._UNUSED:
-        path = f"{section}.{key}" if key else section
+    for path, unused in schema._UNUSED:
         if path in noise and unused(cfg):
             *parents, leaf = path.split(".")
             node = data

@@ -224,34 +224,34 @@ class RunConfig(_Strict):
         return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-# Parameters that a choice ignores, as (section, field, "is it ignored by this config?"). Each is reset to
+# Parameters that a choice ignores, as (dotted path, "is it ignored by this config?"). Each is reset to
 # its default by `canonical_config`, so that it cannot split one configuration into two groups. Only what
 # the engine is known to ignore is listed: a new dataset or architecture keeps all its parameters.
 FIXED_SIZE_DATASETS = {"digits", "iris", "wine", "breast_cancer", "diabetes", "csv"}
 NO_MOMENTUM_OPTIMIZERS = {"gd", "sgd", "adagrad", "adam", "adamw"}
 DEFAULT_MOMENTUM = 0.9  # what momentum/nesterov use when momentum is left at 0 (workers/training/optim.py)
-_UNUSED: list[tuple[str, str, Callable[[RunConfig], bool]]] = [
-    ("dataset", "task", lambda c: c.dataset.name != "csv"),
-    ("dataset", "upload", lambda c: c.dataset.name != "csv"),
-    ("dataset", "target", lambda c: c.dataset.name != "csv"),
-    ("dataset.preprocessing", "one_hot", lambda c: c.dataset.name != "csv"),
-    ("dataset", "n_samples", lambda c: c.dataset.name in FIXED_SIZE_DATASETS),
-    ("dataset", "n_features", lambda c: c.dataset.name in FIXED_SIZE_DATASETS | {"moons", "sequence"}),
-    ("model", "batchnorm", lambda c: c.model.arch in SEQUENCE_ARCHS),
-    ("model", "activation", lambda c: c.model.arch in SEQUENCE_ARCHS - {"transformer"}),
-    ("model", "heads", lambda c: c.model.arch in {"mlp", "cnn", "rnn", "lstm", "gru"}),
-    ("optimizer", "momentum", lambda c: c.optimizer.name in NO_MOMENTUM_OPTIMIZERS),
-    ("batch_size", "", lambda c: c.optimizer.name == "gd"),
-    ("schedule", "gamma", lambda c: c.schedule.name not in ("exponential", "step")),
-    ("schedule", "step_size", lambda c: c.schedule.name != "step"),
-    ("schedule", "warmup_epochs", lambda c: c.schedule.name != "warmup_cosine"),
-    ("schedule", "factor", lambda c: c.schedule.name != "plateau"),
-    ("schedule", "patience", lambda c: c.schedule.name != "plateau"),
+_UNUSED: list[tuple[str, Callable[[RunConfig], bool]]] = [
+    ("dataset.task", lambda c: c.dataset.name != "csv"),
+    ("dataset.upload", lambda c: c.dataset.name != "csv"),
+    ("dataset.target", lambda c: c.dataset.name != "csv"),
+    ("dataset.preprocessing.one_hot", lambda c: c.dataset.name != "csv"),
+    ("dataset.n_samples", lambda c: c.dataset.name in FIXED_SIZE_DATASETS),
+    ("dataset.n_features", lambda c: c.dataset.name in FIXED_SIZE_DATASETS | {"moons", "sequence"}),
+    ("model.batchnorm", lambda c: c.model.arch in SEQUENCE_ARCHS),
+    ("model.activation", lambda c: c.model.arch in SEQUENCE_ARCHS - {"transformer"}),
+    ("model.heads", lambda c: c.model.arch in {"mlp", "cnn", "rnn", "lstm", "gru"}),
+    ("optimizer.momentum", lambda c: c.optimizer.name in NO_MOMENTUM_OPTIMIZERS),
+    ("batch_size", lambda c: c.optimizer.name == "gd"),
+    ("schedule.gamma", lambda c: c.schedule.name not in ("exponential", "step")),
+    ("schedule.step_size", lambda c: c.schedule.name != "step"),
+    ("schedule.warmup_epochs", lambda c: c.schedule.name != "warmup_cosine"),
+    ("schedule.factor", lambda c: c.schedule.name != "plateau"),
+    ("schedule.patience", lambda c: c.schedule.name != "plateau"),
     # A constant schedule only reads min_lr when it lies above the LR (the floor then lifts it).
-    ("schedule", "min_lr", lambda c: c.schedule.name == "constant" and c.schedule.min_lr <= c.optimizer.lr),
-    ("loss", "label_smoothing", lambda c: c.loss.name != "cross_entropy"),
-    ("loss", "focal_gamma", lambda c: c.loss.name != "focal"),
-    ("loss", "huber_delta", lambda c: c.loss.name != "huber"),
+    ("schedule.min_lr", lambda c: c.schedule.name == "constant" and c.schedule.min_lr <= c.optimizer.lr),
+    ("loss.label_smoothing", lambda c: c.loss.name != "cross_entropy"),
+    ("loss.focal_gamma", lambda c: c.loss.name != "focal"),
+    ("loss.huber_delta", lambda c: c.loss.name != "huber"),
 ]
 
 
@@ -264,15 +264,9 @@ def canonical_config(config: RunConfig) -> RunConfig:
     Idempotent. A CSV task equal to the one the data implies is left to the caller, who reads the data.
     """
     data = config.model_dump(mode="json")
-    for section, key, unused in _UNUSED:
+    for path, unused in _UNUSED:
         if unused(config):
-            node, model = data, RunConfig
-            for part in section.split("."):
-                if not key:  # a top-level field
-                    break
-                node, model = node[part], _submodel(model, part)
-            field = key or section
-            node[field] = model.model_fields[field].get_default(call_default_factory=True)
+            _reset(data, path)
     if config.optimizer.name in ("momentum", "nesterov") and config.optimizer.momentum == 0:
         data["optimizer"]["momentum"] = DEFAULT_MOMENTUM
     if config.model.arch == "transformer":
@@ -281,8 +275,13 @@ def canonical_config(config: RunConfig) -> RunConfig:
     return RunConfig.model_validate(data)
 
 
-def _submodel(model: type[BaseModel], field: str) -> type[BaseModel]:
-    return model.model_fields[field].annotation  # type: ignore[return-value]
+def _reset(data: dict, path: str) -> None:
+    """Set the field at dotted `path` of a dumped config to the schema's default."""
+    *parents, leaf = path.split(".")
+    node, model = data, RunConfig
+    for part in parents:
+        node, model = node[part], model.model_fields[part].annotation
+    node[leaf] = model.model_fields[leaf].get_default(call_default_factory=True)
 
 
 def tutorial_mlp() -> RunConfig:
