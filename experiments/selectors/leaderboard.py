@@ -207,9 +207,8 @@ def _sweep_effects(experiment: Experiment, sweep_id: int | None, metric: str, n_
         for seed, config, score in runs.values_list("seed", "config", "score")
         if score is not None
     ]
-    label, higher = METRICS[metric]
     effects = ranking.sweep_effects(
-        rows, higher_is_better=higher, bounds=RANGES.get(metric, NON_NEGATIVE), n_resamples=n_resamples
+        rows, higher_is_better=METRICS[metric][1], bounds=RANGES.get(metric, NON_NEGATIVE), n_resamples=n_resamples
     )
     for values in effects.values():
         for v in values:
