@@ -71,6 +71,23 @@ class Worker(models.Model):
         return self.name
 
 
+class Sweep(models.Model):
+    """One launch of a grid: its runs are recognisable, so its effects are read from its balanced grid only."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="sweeps")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    created = models.DateTimeField(auto_now_add=True)
+    grid = models.JSONField(default=dict, help_text="Factor -> the values swept.")
+    seeds = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        factors = " × ".join(f"{f} ({len(v)})" for f, v in self.grid.items()) or "base config"
+        return f"sweep {self.pk}: {factors} × {self.seeds} seeds"
+
+
 class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -90,6 +107,7 @@ class Run(models.Model):
     config_hash = models.CharField(max_length=64, db_index=True)
     group_hash = models.CharField(max_length=64, db_index=True, help_text="Config hash without the seed.")
     seed = models.IntegerField(default=0)
+    sweep = models.ForeignKey(Sweep, on_delete=models.SET_NULL, null=True, blank=True, related_name="runs")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     priority = models.IntegerField(default=0, help_text="Higher runs first.")

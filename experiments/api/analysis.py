@@ -7,9 +7,10 @@ from typing import Any, Literal, Optional
 
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
 from pydantic import field_validator, model_validator
 
-from experiments import selectors
+from experiments import selectors, services
 from experiments.analysis.diagnosis import diagnose as run_diagnosis
 from experiments.analysis.history import json_safe
 from experiments.selectors import comparison, leaderboard
@@ -65,13 +66,32 @@ class RankingQuery(Schema):
         None, description=f"One of {', '.join(leaderboard.METRICS)}; default: the shared validation metric."
     )
     baseline: Optional[str] = Field(None, max_length=64, description="group_hash of the baseline configuration.")
+    sweep: Optional[int] = Field(
+        None, ge=1, le=2**63 - 1, description="Sweep whose factor effects to compute; default: the newest sweep."
+    )
 
 
 @router.get("/experiments/{experiment_id}/ranking")
 def ranking(request, experiment_id: int, q: Query[RankingQuery]):
-    """Configurations ranked by mean over seeds with 95% bootstrap intervals; factor effects of a sweep."""
+    """Configurations ranked by mean over seeds with 95% intervals inside the metric's range (none with fewer
+    than 2 seeds); the factor effects of one sweep, from its balanced grid."""
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
-    return leaderboard.leaderboard_get(experiment=experiment, metric=q.metric, baseline=q.baseline or None)
+    return leaderboard.leaderboard_get(
+        experiment=experiment, metric=q.metric, baseline=q.baseline or None, sweep=q.sweep
+    )
+
+
+class SeedsOut(Schema):
+    runs: list[int]
+    seeds: list[int]
+
+
+@router.post("/experiments/{experiment_id}/groups/{group_hash}/seeds", response={201: SeedsOut})
+def group_seeds(request, experiment_id: int, group_hash: str):
+    """Queue the seeds this configuration misses (up to 3), all or nothing; 429 past the launch limits."""
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    runs = services.group_seeds_launch(experiment=experiment, user=request.user, group_hash=group_hash[:64])
+    return Status(201, {"runs": [r.pk for r in runs], "seeds": [r.seed for r in runs]})
 
 
 class DiagnoseIn(Schema):

@@ -1,4 +1,4 @@
-"""Reads behind the leaderboard: runs grouped by configuration (seeds pooled), ranked, and a sweep's factor effects.
+"""Reads behind the leaderboard: runs grouped by configuration (seeds pooled), ranked, and one sweep's factor effects.
 
 A constant number of queries whatever the number of runs: the score of each
 run is pulled out of its summary JSON by the database, and configs are read
@@ -8,6 +8,7 @@ functions of `experiments.ranking`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
@@ -34,6 +35,13 @@ METRICS: dict[str, tuple[str, bool]] = {
     "final.val_accuracy": ("final val accuracy", True),
     "final.val_rmse": ("final val RMSE", False),
 }
+# What each metric can be: no interval leaves it (accuracy in [0, 1], losses ≥ 0, R² ≤ 1).
+RANGES: dict[str, tuple[float, float]] = {
+    "best.val_accuracy": (0.0, 1.0),
+    "final.val_accuracy": (0.0, 1.0),
+    "best.val_r2": (-math.inf, 1.0),
+}
+NON_NEGATIVE = (0.0, math.inf)
 DEFAULT_METRIC = {"classification": "best.val_accuracy", "regression": "best.val_rmse"}
 MAX_GROUPS = 50  # bootstrap intervals for the best 50 configurations; the rest are counted, not ranked
 NOT_A_FACTOR = ("seed", "device")
@@ -117,10 +125,12 @@ def leaderboard_get(
     experiment: Experiment,
     metric: str | None = None,
     baseline: str | None = None,
+    sweep: int | None = None,
     n_resamples: int = 2000,
     with_effects: bool = True,
 ) -> dict[str, Any]:
-    """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap CI), with sweep effects."""
+    """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap-SE t-interval inside the
+    metric's range), and the factor effects of one of its sweeps (`sweep`, default the newest)."""
     counts, reps, configs = _groups_info(experiment)
     metric = metric or default_metric(reps)
     if metric not in METRICS:
@@ -142,21 +152,28 @@ def leaderboard_get(
         higher_is_better=higher,
         baseline=baseline,
         labels=labels,
+        bounds=RANGES.get(metric, NON_NEGATIVE),
         n_resamples=n_resamples,
     )
     rows = [_row(g, counts, reps, factors, scores) for g in ranked]
-    return {
+    board = {
         "experiment": experiment.pk,
         "metric": metric,
         "metric_label": label,
         "higher_is_better": higher,
         "metrics": {k: v[0] for k, v in METRICS.items()},
         "baseline": baseline,
+        "min_seeds": ranking.MIN_SEEDS,
         "groups": rows,
         "unranked_groups": max(len(ordered) - MAX_GROUPS, 0),
         "unscored_groups": [{"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in unscored],
-        "effects": _effects(scores, factors) if with_effects else {},  # the experiment page's top rows skip them
+        "sweeps": [],
+        "sweep": None,
+        "effects": {},
     }
+    if with_effects:  # the experiment page's top rows skip them
+        board.update(_sweep_effects(experiment, sweep, metric, n_resamples))
+    return board
 
 
 def _row(g: ranking.GroupScore, counts, reps, factors, scores) -> dict[str, Any]:
@@ -169,12 +186,41 @@ def _row(g: ranking.GroupScore, counts, reps, factors, scores) -> dict[str, Any]
     return row
 
 
-def _effects(scores: dict[str, list[tuple[int, float]]], factors: dict[str, dict]) -> dict[str, list[dict]]:
-    """Per factor, the metric's marginal mean for each of its values (`ranking.config_effects`)."""
-    if len(scores) < 2:
-        return {}
-    out = ranking.config_effects([(factors.get(g, {}), [s for _, s in runs]) for g, runs in scores.items()])
-    for values in out.values():
+def _sweep_effects(experiment: Experiment, sweep_id: int | None, metric: str, n_resamples: int) -> dict[str, Any]:
+    """The sweeps to choose from, and the chosen one's effects from its own runs (3 queries, ≤ 200 runs)."""
+    sweeps = list(experiment.sweeps.annotate(n_runs=Count("runs")).order_by("-created", "-id"))
+    choices = [{"id": s.pk, "label": str(s), "runs": s.n_runs, "created": s.created.isoformat()} for s in sweeps]
+    if sweep_id is None:
+        chosen = sweeps[0] if sweeps else None
+    else:
+        chosen = next((s for s in sweeps if s.pk == sweep_id), None)
+        if chosen is None:
+            raise Refused("sweep is not a sweep of this experiment.", field="sweep", code=ErrorCode.NOT_FOUND)
+    if chosen is None:
+        return {"sweeps": choices, "sweep": None, "effects": {}}
+    part, key = metric.split(".", 1)
+    runs = chosen.runs.filter(status=Run.Status.SUCCEEDED).annotate(
+        score=Cast(KT(f"summary__{part}__{key}"), FloatField())
+    )
+    rows = [
+        ({path: _hashable(_at(config, path)) for path in chosen.grid}, seed, score)
+        for seed, config, score in runs.values_list("seed", "config", "score")
+        if score is not None
+    ]
+    effects = ranking.sweep_effects(
+        rows, higher_is_better=METRICS[metric][1], bounds=RANGES.get(metric, NON_NEGATIVE), n_resamples=n_resamples
+    )
+    for values in effects.values():
         for v in values:
             v["value"] = _fmt(list(v["value"]) if isinstance(v["value"], tuple) else v["value"])
-    return out
+    return {"sweeps": choices, "sweep": chosen.pk, "effects": effects}
+
+
+def _at(config: Any, path: str) -> Any:
+    for part in path.split("."):
+        config = config.get(part) if isinstance(config, dict) else None
+    return config
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

@@ -13,6 +13,7 @@ from experiments.services.runs import (
     run_launch,
     run_launch_allowed,
 )
+from experiments.services.seeds import group_seeds_launch
 from experiments.services.sweeps import sweep_expand, sweep_launch, sweep_size
 from experiments.services.teams import (
     membership_add,
@@ -31,6 +32,7 @@ __all__ = [
     "run_cancel",
     "run_launch",
     "run_launch_allowed",
+    "group_seeds_launch",
     "sweep_expand",
     "sweep_launch",
     "sweep_size",

@@ -11,18 +11,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from experiments.errors import ErrorCode, Refused
-from experiments.models import Experiment, Membership, Run, Team
+from experiments.models import Experiment, Membership, Run, Sweep, Team
 from experiments.queue import notify_workers
 from experiments.services.uploads import upload_check_for_run
 from experiments.services.validation import check_config_text, check_text
-from workers.training.config import RunConfig
+from workers.training.config import RunConfig, canonical_config
+from workers.training.csvdata import read_csv_table
 
 
 def config_validate(data: dict[str, Any] | RunConfig) -> RunConfig:
-    """Validate a raw config through the one schema; raises pydantic's ValidationError."""
-    if isinstance(data, RunConfig):
-        return data
-    return RunConfig.model_validate(data)
+    """Validate a raw config through the one schema, in its canonical form; raises pydantic's ValidationError.
+
+    Every launch (form, API, sweep, missing seeds) goes through here, so one intent is one group.
+    """
+    return canonical_config(data if isinstance(data, RunConfig) else RunConfig.model_validate(data))
 
 
 def experiment_create(*, team: Team, user: AbstractBaseUser, name: str, description: str = "") -> Experiment:
@@ -37,7 +39,13 @@ def experiment_create(*, team: Team, user: AbstractBaseUser, name: str, descript
 
 
 def run_launch(
-    *, experiment: Experiment, user: AbstractBaseUser, config: dict | RunConfig, name: str = "", priority: int = 0
+    *,
+    experiment: Experiment,
+    user: AbstractBaseUser,
+    config: dict | RunConfig,
+    name: str = "",
+    priority: int = 0,
+    sweep: Sweep | None = None,
 ) -> Run:
     """Queue a run of `config` in `experiment`; a worker is told once the row is committed.
 
@@ -52,9 +60,10 @@ def run_launch(
     check_text(name, "name")
     run_launch_allowed(user=user)
     if cfg.dataset.name == "csv":
-        upload_check_for_run(
+        upload = upload_check_for_run(
             team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target, task=cfg.dataset.task
         )
+        cfg = _csv_task_inferred(cfg, upload.path)
     with transaction.atomic():
         run = Run.objects.create(
             experiment=experiment,
@@ -64,12 +73,26 @@ def run_launch(
             config_hash=cfg.config_hash(),
             group_hash=cfg.group_hash(),
             seed=cfg.seed,
+            sweep=sweep,
             priority=priority,
             epochs=cfg.epochs,
             queued_at=timezone.now(),
         )
         transaction.on_commit(lambda: notify_workers(run.pk))
     return run
+
+
+def _csv_task_inferred(cfg: RunConfig, path) -> RunConfig:
+    """A task chosen for a CSV that the data implies anyway is stored as inferred (None): one group either way."""
+    if cfg.dataset.task is None:
+        return cfg
+    try:
+        _, _, inferred = read_csv_table(path, cfg.dataset.target, None)
+    except ValueError:  # the data cannot say (e.g. a target the inference rejects): the choice stays explicit
+        return cfg
+    if inferred != cfg.dataset.task:
+        return cfg
+    return cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"task": None})})
 
 
 def _default_run_name(cfg: RunConfig) -> str:

@@ -11,7 +11,7 @@ from django.db import transaction
 from pydantic import ValidationError as PydanticValidationError
 
 from experiments.errors import Refused, error_location
-from experiments.models import Experiment, Run
+from experiments.models import Experiment, Run, Sweep
 from experiments.services.runs import config_validate, run_launch
 
 MAX_SWEEP_RUNS = 200
@@ -104,4 +104,7 @@ def sweep_launch(
         )
     configs = _validate_all(sweep_expand(base=base, grid=grid, seeds=seeds))
     with transaction.atomic():
-        return [run_launch(experiment=experiment, user=user, config=cfg) for cfg in configs]
+        # The grid by config path: the effects table reads each run's value of each factor from its config.
+        paths = {FACTORS[f]: values for f, values in grid.items() if values}
+        sweep = Sweep.objects.create(experiment=experiment, created_by=user, grid=paths, seeds=seeds)
+        return [run_launch(experiment=experiment, user=user, config=cfg, sweep=sweep) for cfg in configs]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from experiments.analysis.ranking import config_effects, effects, mean_ci, mean_cis, prob_greater, rank_groups
+from experiments.analysis.ranking import mean_ci, mean_cis, prob_greater, rank_groups, sweep_effects
 
 
 def brute_prob_greater(x, y):
@@ -33,21 +33,40 @@ def test_prob_greater_extremes_and_symmetry():
         prob_greater([], [1.0])
 
 
-def test_mean_and_ci_match_scipy_bootstrap_called_directly():
+def _t_on_bootstrap_se(values, n_resamples=2000, seed=0, confidence=0.95):
+    """The interval by hand: scipy's bootstrap standard error, rescaled by sqrt(n/(n-1)), times Student's t."""
+    values = np.asarray(values, dtype=float)
+    n = len(values)
+    res = stats.bootstrap(
+        (values,), np.mean, n_resamples=n_resamples, method="percentile", random_state=np.random.default_rng(seed)
+    )
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * res.standard_error * np.sqrt(n / (n - 1))
+    return values.mean() - half, values.mean() + half
+
+
+def test_mean_and_ci_are_a_t_interval_on_scipys_bootstrap_standard_error():
     scores = [0.91, 0.93, 0.90, 0.95, 0.92]
     [g] = rank_groups({"a": scores}, higher_is_better=True, n_resamples=2000, seed=7)
-    direct = stats.bootstrap(
-        (np.array(scores),),
-        np.mean,
-        confidence_level=0.95,
-        n_resamples=2000,
-        method="percentile",
-        random_state=np.random.default_rng(7),
-    )
+    low, high = _t_on_bootstrap_se(scores, seed=7)
     assert g.mean == pytest.approx(np.mean(scores))
     assert g.iqm == pytest.approx(stats.trim_mean(scores, 0.25))
-    assert g.ci_low == pytest.approx(direct.confidence_interval.low)
-    assert g.ci_high == pytest.approx(direct.confidence_interval.high)
+    assert (g.ci_low, g.ci_high) == (pytest.approx(low), pytest.approx(high))
+
+
+@pytest.mark.parametrize(
+    "scores,bounds",
+    [
+        ([0.97, 1.0], (0.0, 1.0)),  # accuracy near its ceiling, 2 seeds: t(1) is 12.7
+        ([0.01, 0.3, 0.02], (0.0, 1.0)),
+        ([0.001, 0.2], (0.0, float("inf"))),  # a loss near 0
+        ([0.99, 0.7], (-float("inf"), 1.0)),  # R²
+    ],
+)
+def test_intervals_never_leave_the_metrics_range(scores, bounds):
+    [g] = rank_groups({"a": scores}, higher_is_better=True, bounds=bounds)
+    assert bounds[0] <= g.ci_low <= g.mean <= g.ci_high <= bounds[1]
+    unclipped = _t_on_bootstrap_se(scores)
+    assert unclipped[0] < bounds[0] or unclipped[1] > bounds[1]  # the case the range exists for
 
 
 def test_it_ranks_by_mean_in_the_metric_direction():
@@ -63,27 +82,28 @@ def test_well_separated_groups_are_clearly_different():
     groups = {"good": [0.90, 0.91, 0.92, 0.915], "bad": [0.70, 0.71, 0.72, 0.705]}
     good, bad = rank_groups(groups, higher_is_better=True)
     assert good.clearly_different and bad.clearly_different
-    assert bad.reason == "clearly behind the leader"
+    assert (good.verdict, bad.verdict) == ("clearly_ahead", "clearly_behind")
     assert good.p_rank1 == 1.0 and bad.p_rank1 == 0.0
 
 
-def test_overlapping_groups_are_flagged_with_the_reason():
+def test_the_leader_of_overlapping_groups_is_not_clearly_ahead_and_never_said_to_lose():
     groups = {"a": [0.80, 0.90, 0.85, 0.70], "b": [0.82, 0.78, 0.88, 0.74]}
     a, b = rank_groups(groups, higher_is_better=True)
-    assert not b.clearly_different and b.reason == "interval overlaps the leader's"
-    assert not a.clearly_different and a.reason == "interval overlaps the runner-up's"
+    assert a.verdict == "not_clearly_ahead" and a.reason == "its interval overlaps #2's"
+    assert b.verdict == "not_clearly_behind" and b.reason == "its interval overlaps the leader's"
     assert 0 < b.p_rank1 < a.p_rank1 < 1
     assert a.p_rank1 + b.p_rank1 == pytest.approx(1.0)
 
 
-def test_too_few_seeds_are_flagged_and_one_seed_has_a_point_interval():
+def test_fewer_than_two_seeds_give_no_interval_and_no_probabilities_and_say_what_is_missing():
     groups = {"many": [0.9, 0.91, 0.92], "two": [0.5, 0.51], "one": [0.3]}
-    many, two, one = rank_groups(groups, higher_is_better=True)
-    assert (one.ci_low, one.ci_high) == (0.3, 0.3)
-    assert not one.clearly_different and one.reason == "fewer than 3 seeds"
-    assert not two.clearly_different and two.reason == "fewer than 3 seeds"
-    # The leader itself has enough seeds, but its runner-up does not.
-    assert not many.clearly_different and "fewer than 3 seeds" in many.reason
+    many, two, one = rank_groups(groups, higher_is_better=True, baseline="many")
+    assert (one.ci_low, one.ci_high, one.p_rank1, one.p_beats_baseline) == (None, None, None, None)
+    assert one.seeds_missing == 2 and one.reason == "2 more seeds needed"
+    assert two.ci_low is not None and two.p_rank1 is not None and two.seeds_missing == 1
+    assert many.p_rank1 + two.p_rank1 == pytest.approx(1.0)  # P(best) among the groups that have one
+    # The leader has enough seeds, but #2 does not: not clearly ahead, and it says why.
+    assert many.verdict == "not_clearly_ahead" and "fewer than 3 seeds" in many.reason and many.seeds_missing == 0
 
 
 def test_p_beats_baseline_is_prob_greater_oriented_by_the_metric():
@@ -122,105 +142,76 @@ def test_it_is_deterministic_for_a_seed_and_ignores_non_finite_scores():
 
 def test_identical_scores_give_a_point_interval():
     assert mean_ci([0.5, 0.5, 0.5]) == (0.5, 0.5)
+    assert mean_ci([0.5]) is None
 
 
 def test_labels_are_used_when_given():
     [g] = rank_groups({"h1": [1.0]}, higher_is_better=True, labels={"h1": "adam, lr 1e-3"})
-    assert g.label == "adam, lr 1e-3"
+    assert g.label == "adam, lr 1e-3" and g.verdict == "only_group"
 
 
-def test_effects_match_a_hand_computed_grid():
-    # optimizer x loss x 2 seeds; metric = base by optimizer + loss shift + seed noise.
-    opt_base = {"adam": 0.2, "sgd": 0.4}
-    loss_shift = {"mse": 0.0, "huber": 0.1, "mae": 0.3}
-    noise = {0: -0.01, 1: 0.01}
-    rows = [
-        ({"optimizer": o, "loss": lo, "seed": s, "epochs": 30}, opt_base[o] + loss_shift[lo] + noise[s])
+def _grid_rows(opt_base, loss_shift, noise):
+    return [
+        ({"optimizer": o, "loss": lo}, s, opt_base[o] + loss_shift[lo] + noise[s])
         for o, lo, s in itertools.product(opt_base, loss_shift, noise)
     ]
-    out = effects(rows)
-    assert set(out) == {"optimizer", "loss"}  # epochs never varies; seed is a replicate
-    opt = {e["value"]: e for e in out["optimizer"]}
-    assert opt["adam"]["mean"] == pytest.approx(0.2 + np.mean(list(loss_shift.values())))
-    assert opt["sgd"]["mean"] == pytest.approx(0.4 + np.mean(list(loss_shift.values())))
-    assert opt["adam"]["n"] == 6 and opt["adam"]["n_cells"] == 3
-    # t-interval over the 3 loss cells of adam, by hand.
-    cells = np.array([0.2 + v for v in loss_shift.values()])
-    half = stats.t.ppf(0.975, 2) * cells.std(ddof=1) / np.sqrt(3)
-    assert opt["adam"]["ci_low"] == pytest.approx(cells.mean() - half)
-    assert opt["adam"]["ci_high"] == pytest.approx(cells.mean() + half)
-    loss = out["loss"]
-    assert [e["value"] for e in loss] == ["mse", "huber", "mae"]  # sorted by mean
-    assert loss[0]["mean"] == pytest.approx(0.3)  # mean over adam 0.2 and sgd 0.4
 
 
-def test_effects_weigh_cells_equally_in_an_unbalanced_sweep():
-    rows = [({"l2": 0.0, "bs": 32}, 1.0)] * 5 + [({"l2": 0.0, "bs": 64}, 3.0), ({"l2": 0.1, "bs": 32}, 0.0)]
-    l2 = {e["value"]: e for e in effects(rows)["l2"]}
-    assert l2[0.0]["mean"] == pytest.approx(2.0)  # (1 + 3) / 2, not (5*1 + 3) / 6
-    assert l2[0.1]["mean"] == l2[0.1]["ci_low"] == l2[0.1]["ci_high"] == 0.0
+def test_sweep_effects_match_a_hand_computed_grid():
+    opt_base = {"adam": 0.2, "sgd": 0.4}
+    loss_shift = {"mse": 0.0, "huber": 0.1, "mae": 0.3}
+    noise = {0: -0.01, 1: 0.01, 2: 0.03}
+    out = sweep_effects(_grid_rows(opt_base, loss_shift, noise), higher_is_better=False)
+    assert set(out) == {"optimizer", "loss"}
+    adam, sgd = out["optimizer"]  # best first: lower is better
+    assert adam["value"] == "adam" and adam["best"] and sgd["value"] == "sgd"
+    per_seed = np.array([0.2 + np.mean(list(loss_shift.values())) + e for e in noise.values()])
+    assert adam["mean"] == pytest.approx(per_seed.mean()) and adam["n_seeds"] == 3
+    assert (adam["ci_low"], adam["ci_high"]) == tuple(pytest.approx(v) for v in _t_on_bootstrap_se(per_seed))
+    # sgd - adam is 0.2 on every seed: a difference with a point interval that excludes zero.
+    assert sgd["diff"] == pytest.approx(0.2) and sgd["clear"]
+    assert [e["value"] for e in out["loss"]] == ["mse", "huber", "mae"]
 
 
-def test_effects_handle_list_values_and_skip_non_finite_metrics():
-    rows = [({"hidden": [64]}, 1.0), ({"hidden": [64, 64]}, 2.0), ({"hidden": [64]}, float("nan"))]
-    hidden = effects(rows)["hidden"]
-    assert [(e["value"], e["n"]) for e in hidden] == [((64,), 1), ((64, 64), 1)]
+def test_sweep_effects_use_the_balanced_grid_only():
+    rows = _grid_rows({"adam": 0.2, "sgd": 0.4}, {"mse": 0.0, "mae": 0.3}, {0: 0.0, 1: 0.01, 2: 0.02})
+    # sgd+mae failed on seed 2, and an extra sgd+mse seed 7 exists: neither may tilt the comparison.
+    rows = [r for r in rows if not (r[0] == {"optimizer": "sgd", "loss": "mae"} and r[1] == 2)]
+    rows.append(({"optimizer": "sgd", "loss": "mse"}, 7, 100.0))
+    opt = {e["value"]: e for e in sweep_effects(rows, higher_is_better=False)["optimizer"]}
+    assert opt["adam"]["n_seeds"] == opt["sgd"]["n_seeds"] == 2
+    assert opt["sgd"]["diff"] == pytest.approx(0.2)
 
 
-def _sweep(seed: int) -> list[tuple[dict, list[float]]]:
-    """A random unbalanced sweep, per configuration its runs' metrics: lists, missing keys, non-finite metrics,
-    and configurations that differ only in a key that is not a factor (seed)."""
-    rng = np.random.default_rng(seed)
-    configs = []
-    for _ in range(int(rng.integers(20, 120))):
-        cfg = {
-            "optimizer.name": str(rng.choice(["adam", "sgd", "adamw"])),
-            "optimizer.lr": float(rng.choice([1e-3, 1e-2])),
-            "model.hidden": [64] * int(rng.integers(1, 3)),
-            "seed": int(rng.integers(0, 2)),
-            "epochs": 30,
-        }
-        if rng.random() < 0.2:
-            del cfg["optimizer.lr"]
-        metrics = [float(rng.normal()) if rng.random() > 0.1 else float("nan") for _ in range(int(rng.integers(1, 6)))]
-        configs.append((cfg, metrics))
-    return configs
+def test_sweep_effects_mark_only_differences_whose_interval_excludes_zero():
+    rng = np.random.default_rng(5)
+    rows = [({"l2": l2}, s, 0.9 + rng.normal(0, 0.02)) for l2 in (0.0, 1e-4) for s in range(5)]
+    rows += [({"l2": 0.1}, s, 0.6 + rng.normal(0, 0.02)) for s in range(5)]
+    l2 = {e["value"]: e for e in sweep_effects(rows, higher_is_better=True, bounds=(0, 1))["l2"]}
+    assert l2[0.1]["clear"] and l2[0.1]["diff_high"] < 0
+    assert not [v for v in (0.0, 1e-4) if l2[v]["clear"]]  # the best is never marked; noise is not
+    assert all(0 <= e["ci_low"] <= e["ci_high"] <= 1 for e in l2.values())
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_effects_per_configuration_equal_effects_per_run(seed):
-    configs = _sweep(seed)
-    rows = [(cfg, m) for cfg, metrics in configs for m in metrics]
-    assert config_effects(configs) == effects(rows)
+def test_sweep_effects_take_list_values_and_skip_a_factor_that_does_not_vary():
+    rows = [({"hidden": h, "epochs": 30}, s, float(len(h)) + s / 10) for h in ((64,), (64, 64)) for s in range(2)]
+    out = sweep_effects(rows, higher_is_better=True)
+    assert set(out) == {"hidden"} and [e["value"] for e in out["hidden"]] == [(64, 64), (64,)]
 
 
-def test_effect_intervals_are_scipys_t_intervals_exactly():
-    rows = [({"opt": o, "bs": b}, float(v)) for (o, b), v in zip(itertools.product("ab", range(7)), range(14))]
-    for e in effects(rows)["opt"]:
-        cells = np.array([v for (cfg, v) in rows if cfg["opt"] == e["value"]], dtype=float)
-        half = stats.t.ppf(0.975, len(cells) - 1) * stats.sem(cells)
-        assert (e["ci_low"], e["ci_high"]) == (cells.mean() - float(half), cells.mean() + float(half))
-
-
-def test_intervals_of_many_groups_are_bit_identical_to_one_bootstrap_per_group():
+def test_intervals_of_many_groups_equal_one_bootstrap_per_group():
     rng = np.random.default_rng(11)
     groups = {f"g{i}": list(rng.normal(size=n)) for i, n in enumerate([1, 2, 3, 3, 5, 5, 5, 8, 13, 13, 40])}
     groups["flat"] = [0.5, 0.5, 0.5]
     out = mean_cis(groups, n_resamples=999, seed=3)
     for key, scores in groups.items():
         values = np.asarray(scores)
-        if len(values) < 2 or np.ptp(values) == 0:
+        if len(values) < 2:
+            assert out[key] is None
+        elif np.ptp(values) == 0:
             assert out[key] == (values.mean(), values.mean())
-            continue
-        res = stats.bootstrap(
-            (values,),
-            np.mean,
-            confidence_level=0.95,
-            n_resamples=999,
-            method="percentile",
-            random_state=np.random.default_rng(3),
-        )
-        assert out[key] == (res.confidence_interval.low, res.confidence_interval.high), key
+        else:
+            assert out[key] == tuple(pytest.approx(v, rel=1e-9) for v in _t_on_bootstrap_se(values, 999, 3)), key
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 9, 12, 17, 33])

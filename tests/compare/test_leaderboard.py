@@ -33,7 +33,20 @@ def test_overlapping_intervals_and_few_seeds_are_flagged(experiment):
     assert not by_label["optimizer=sgd"]["clearly_different"]
     assert "overlaps" in by_label["optimizer=sgd"]["reason"]
     assert not by_label["optimizer=rmsprop"]["clearly_different"]
-    assert "fewer than 3 seeds" in by_label["optimizer=rmsprop"]["reason"]
+    assert by_label["optimizer=rmsprop"]["reason"] == "2 more seeds needed"
+
+
+def test_accuracy_intervals_stay_in_0_1_and_one_seed_has_none(alice_client, experiment):
+    seeds(experiment, [0.97, 1.0], optimizer={"name": "adam"})
+    seeds(experiment, [0.6], optimizer={"name": "sgd"})
+    board = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()
+    adam, sgd = board["groups"]
+    assert 0.0 <= adam["ci_low"] < adam["mean"] < adam["ci_high"] == 1.0  # t(1) alone would reach 1.18
+    assert adam["verdict"] == "not_clearly_ahead" and adam["p_rank1"] == 1.0
+    assert (sgd["ci_low"], sgd["ci_high"], sgd["p_rank1"], sgd["seeds_missing"]) == (None, None, None, 2)
+    page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/").content.decode()
+    assert "not clearly ahead of #2" in page and "needs 2 seeds" in page
+    assert "Queue 2 missing seeds" in page and "Queue 1 missing seed<" in page
 
 
 def test_baseline_gives_each_group_its_chance_of_beating_it(alice_client, experiment):
@@ -68,18 +81,61 @@ def test_unfinished_and_diverged_runs_are_counted_not_scored(experiment):
     assert [g["label"] for g in board["unscored_groups"]] == ["optimizer=sgd"]
 
 
-def test_effects_answer_did_the_loss_matter(alice_client, experiment):
-    for loss, base in (("cross_entropy", 0.9), ("focal", 0.8)):
-        for opt, shift in (("adam", 0.0), ("sgd", -0.1)):
-            seeds(experiment, [base + shift, base + shift + 0.01], loss={"name": loss}, optimizer={"name": opt})
-    effects = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()["effects"]
+def _finish(runs, score_of):
+    for run in runs:
+        score = score_of(run.config)
+        Run.objects.filter(pk=run.pk).update(status="succeeded", summary={"best": {"val_accuracy": score}})
+
+
+def test_effects_answer_did_the_loss_matter_per_sweep(alice, alice_client, experiment):
+    from experiments import services
+
+    base = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "epochs": 2}
+    grid = {"loss": ["cross_entropy", "focal"], "optimizer": ["adam", "sgd"]}
+    runs = services.sweep_launch(experiment=experiment, user=alice, base=base, grid=grid, seeds=3)
+    base_of = {"cross_entropy": 0.9, "focal": 0.8}
+    _finish(runs, lambda c: base_of[c["loss"]["name"]] - 0.1 * (c["optimizer"]["name"] == "sgd") + c["seed"] / 100)
+    # Ad-hoc runs of the experiment are never pooled into a sweep's effects.
+    seeds(experiment, [0.0, 0.0, 0.0], loss={"name": "focal"}, optimizer={"name": "rmsprop"})
+    body = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()
+    (sweep,) = body["sweeps"]
+    assert body["sweep"] == sweep["id"] and sweep["runs"] == 12
+    effects = body["effects"]
     assert set(effects) == {"loss.name", "optimizer.name"}
-    by_value = {e["value"]: e for e in effects["loss.name"]}
-    assert by_value["cross_entropy"]["mean"] == pytest.approx(0.855)
-    assert by_value["focal"]["mean"] == pytest.approx(0.755)
-    assert by_value["focal"]["n"] == 4
+    ce, focal = effects["loss.name"]
+    assert ce["value"] == "cross_entropy" and ce["best"] and ce["mean"] == pytest.approx(0.86)
+    assert focal["mean"] == pytest.approx(0.76) and focal["n_seeds"] == 3
+    assert focal["diff"] == pytest.approx(-0.1) and focal["clear"]
+    assert all(0 <= e["ci_low"] <= e["ci_high"] <= 1 for e in (ce, focal))
     page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/").content.decode()
-    assert "Did it matter?" in page and 'data-factor="loss.name"' in page
+    assert "Did it matter?" in page and 'data-factor="loss.name"' in page and "real difference" in page
+
+
+def test_the_user_picks_the_sweep(alice, alice_client, experiment):
+    from experiments import services
+
+    base = {"dataset": {"name": "iris"}, "model": {"hidden": [8]}, "epochs": 2}
+    first = services.sweep_launch(
+        experiment=experiment, user=alice, base=base, grid={"optimizer": ["adam", "sgd"]}, seeds=2
+    )
+    second = services.sweep_launch(experiment=experiment, user=alice, base=base, grid={"l2": [0.0, 0.01]}, seeds=2)
+    _finish(first + second, lambda c: 0.8 + c["seed"] / 100)
+    body = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()
+    assert body["sweep"] == second[0].sweep_id and set(body["effects"]) == {"regularization.l2"}  # the newest
+    body = alice_client.get(f"/api/experiments/{experiment.pk}/ranking", {"sweep": first[0].sweep_id}).json()
+    assert set(body["effects"]) == {"optimizer.name"}
+    r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking", {"sweep": 999999})
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "sweep"
+    page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/?sweep={first[0].sweep_id}").content.decode()
+    assert 'data-factor="optimizer.name"' in page and 'name="sweep"' in page
+
+
+def test_without_a_sweep_there_is_no_pooled_effects_table(alice_client, experiment):
+    seeds(experiment, [0.9, 0.91, 0.92], optimizer={"name": "adam"})
+    seeds(experiment, [0.7, 0.71, 0.72], optimizer={"name": "sgd"})
+    body = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()
+    assert body["effects"] == {} and body["sweeps"] == []
+    assert "launch a sweep" in alice_client.get(f"/experiments/{experiment.pk}/leaderboard/").content.decode()
 
 
 @pytest.mark.parametrize("params, field", [({"metric": "best.vibes"}, "metric"), ({"baseline": "nope"}, "baseline")])
@@ -128,8 +184,8 @@ def test_ranking_reads_a_constant_number_of_queries(
     alice_client, experiment, django_assert_max_num_queries, n_groups, n_seeds
 ):
     _bulk(experiment, n_groups, n_seeds)
-    # session, user, experiment; then status counts per group, representative configs, scores
-    with django_assert_max_num_queries(6):
+    # session, user, experiment; then status counts per group, representative configs, scores, sweeps
+    with django_assert_max_num_queries(7):
         r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking")
     assert r.status_code == 200
     body = r.json()
@@ -181,7 +237,6 @@ def _sweep(experiment):
 
 
 def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
-    from experiments.analysis import ranking
     from experiments.analysis.tables import flatten_config
 
     _sweep(experiment)
@@ -199,18 +254,7 @@ def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
         }
     )
     factors = {g: {f: fl.get(f, "—") for f in fields} for g, fl in flat.items()}
-    rows = [
-        (factors[r.group_hash], r.summary["best"]["val_accuracy"])
-        for g in reps
-        for r in runs
-        if r.group_hash == g and r.status == "succeeded"
-    ]
-    expected = ranking.effects(rows)
-    for values in expected.values():
-        for v in values:
-            v["value"] = leaderboard._fmt(list(v["value"]) if isinstance(v["value"], tuple) else v["value"])
     assert fields == ["model.hidden", "optimizer.lr", "optimizer.name"]
-    assert board["effects"] == expected
     for g in board["groups"]:
         assert g["factors"] == factors[g["key"]]
         label = " · ".join(f"{f.removesuffix('.name')}={leaderboard._fmt(v)}" for f, v in factors[g["key"]].items())

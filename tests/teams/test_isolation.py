@@ -73,6 +73,7 @@ def fill(pattern: Pattern, world, missing: bool = False) -> str:
             "token_id": world.token.pk,
             "membership_id": world.membership.pk,
             "comparison_id": world.comparison.pk,
+            "group_hash": world.run.group_hash,
             "fmt": "csv",
         }
     path = pattern.route

@@ -117,12 +117,33 @@ def leaderboard_page(request, experiment_id: int):
             experiment=experiment,
             metric=request.GET.get("metric") or None,
             baseline=request.GET.get("baseline") or None,
+            sweep=_int_or_none(request.GET.get("sweep")),
         )
     except Refused as exc:
         messages.error(request, exc.message)
         return redirect("leaderboard", experiment_id=experiment.pk)
     context = {"experiment": experiment, "board": board, "board_json": board}
     return render(request, "experiments/leaderboard.html", context)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+@login_required
+@require_POST
+def group_seeds_new(request, experiment_id: int):
+    """The leaderboard's "queue the missing seeds" button."""
+    experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
+    try:
+        runs = services.group_seeds_launch(
+            experiment=experiment, user=request.user, group_hash=request.POST.get("group", "")[:64]
+        )
+        seeds = ", ".join(str(r.seed) for r in runs)
+        messages.success(request, f"Queued {len(runs)} more seed{'s' if len(runs) > 1 else ''} ({seeds}).")
+    except Refused as exc:
+        messages.error(request, f"Nothing queued: {exc.message}")
+    return redirect("leaderboard", experiment_id=experiment.pk)
 
 
 @login_required

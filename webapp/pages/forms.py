@@ -77,6 +77,8 @@ def _form_field(name: str, info: FieldInfo) -> forms.Field:
     if typing.get_origin(annotation) is Literal:
         helps = CHOICE_HELP.get(name.replace(SEP, "."), {})
         choices = [(c, f"{c} — {helps[c]}" if c in helps else c) for c in typing.get_args(annotation)]
+        if optional:  # None means "inferred from the data"; a form must be able to say it, as the API does
+            choices.insert(0, ("", "— inferred from the data —"))
         return forms.ChoiceField(choices=choices, **common)
     if annotation is bool:
         return forms.BooleanField(**{**common, "required": False})

@@ -17,6 +17,7 @@ urlpatterns = [
     path("experiments/<int:experiment_id>/compare/save/", views_analysis.compare_save, name="compare_save"),
     path("comparisons/<int:comparison_id>/", views_analysis.saved_comparison, name="saved_comparison"),
     path("experiments/<int:experiment_id>/leaderboard/", views_analysis.leaderboard_page, name="leaderboard"),
+    path("experiments/<int:experiment_id>/leaderboard/seeds/", views_analysis.group_seeds_new, name="group_seeds_new"),
     path("experiments/<int:experiment_id>/sweeps/new/", views_analysis.sweep_new, name="sweep_new"),
     path(
         "experiments/<int:experiment_id>/export.<str:fmt>", views_analysis.experiment_export, name="experiment_export"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -221,6 +222,66 @@ class RunConfig(_Strict):
         data.pop("seed")
         data.pop("device")
         return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# Parameters that a choice ignores, as (dotted path, "is it ignored by this config?"). Each is reset to
+# its default by `canonical_config`, so that it cannot split one configuration into two groups. Only what
+# the engine is known to ignore is listed: a new dataset or architecture keeps all its parameters.
+FIXED_SIZE_DATASETS = {"digits", "iris", "wine", "breast_cancer", "diabetes", "csv"}
+NO_MOMENTUM_OPTIMIZERS = {"gd", "sgd", "adagrad", "adam", "adamw"}
+DEFAULT_MOMENTUM = 0.9  # what momentum/nesterov use when momentum is left at 0 (workers/training/optim.py)
+_UNUSED: list[tuple[str, Callable[[RunConfig], bool]]] = [
+    ("dataset.task", lambda c: c.dataset.name != "csv"),
+    ("dataset.upload", lambda c: c.dataset.name != "csv"),
+    ("dataset.target", lambda c: c.dataset.name != "csv"),
+    ("dataset.preprocessing.one_hot", lambda c: c.dataset.name != "csv"),
+    ("dataset.n_samples", lambda c: c.dataset.name in FIXED_SIZE_DATASETS),
+    ("dataset.n_features", lambda c: c.dataset.name in FIXED_SIZE_DATASETS | {"moons", "sequence"}),
+    ("model.batchnorm", lambda c: c.model.arch in SEQUENCE_ARCHS),
+    ("model.activation", lambda c: c.model.arch in SEQUENCE_ARCHS - {"transformer"}),
+    ("model.heads", lambda c: c.model.arch in {"mlp", "cnn", "rnn", "lstm", "gru"}),
+    ("optimizer.momentum", lambda c: c.optimizer.name in NO_MOMENTUM_OPTIMIZERS),
+    ("batch_size", lambda c: c.optimizer.name == "gd"),
+    ("schedule.gamma", lambda c: c.schedule.name not in ("exponential", "step")),
+    ("schedule.step_size", lambda c: c.schedule.name != "step"),
+    ("schedule.warmup_epochs", lambda c: c.schedule.name != "warmup_cosine"),
+    ("schedule.factor", lambda c: c.schedule.name != "plateau"),
+    ("schedule.patience", lambda c: c.schedule.name != "plateau"),
+    # A constant schedule only reads min_lr when it lies above the LR (the floor then lifts it).
+    ("schedule.min_lr", lambda c: c.schedule.name == "constant" and c.schedule.min_lr <= c.optimizer.lr),
+    ("loss.label_smoothing", lambda c: c.loss.name != "cross_entropy"),
+    ("loss.focal_gamma", lambda c: c.loss.name != "focal"),
+    ("loss.huber_delta", lambda c: c.loss.name != "huber"),
+]
+
+
+def canonical_config(config: RunConfig) -> RunConfig:
+    """The one form of a configuration that every entry point (form, API, sweep, CSV upload) stores.
+
+    Parameters the chosen options ignore are reset to their defaults, and values that mean the same
+    training are written one way (momentum 0 of momentum/nesterov is 0.9; a transformer has one
+    width and only gelu or relu), so `group_hash` changes only with what changes training.
+    Idempotent. A CSV task equal to the one the data implies is left to the caller, who reads the data.
+    """
+    data = config.model_dump(mode="json")
+    for path, unused in _UNUSED:
+        if unused(config):
+            _reset(data, path)
+    if config.optimizer.name in ("momentum", "nesterov") and config.optimizer.momentum == 0:
+        data["optimizer"]["momentum"] = DEFAULT_MOMENTUM
+    if config.model.arch == "transformer":
+        data["model"]["activation"] = "gelu" if config.model.activation == "gelu" else "relu"
+        data["model"]["hidden"] = [config.model.hidden[0]] * len(config.model.hidden)
+    return RunConfig.model_validate(data)
+
+
+def _reset(data: dict, path: str) -> None:
+    """Set the field at dotted `path` of a dumped config to the schema's default."""
+    *parents, leaf = path.split(".")
+    node, model = data, RunConfig
+    for part in parents:
+        node, model = node[part], model.model_fields[part].annotation
+    node[leaf] = model.model_fields[leaf].get_default(call_default_factory=True)
 
 
 def tutorial_mlp() -> RunConfig:

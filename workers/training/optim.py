@@ -13,10 +13,9 @@ import math
 import torch
 from torch import nn
 
-from .config import OptimizerConfig, ScheduleConfig
+from .config import DEFAULT_MOMENTUM, OptimizerConfig, ScheduleConfig
 
-# "momentum"/"nesterov" with momentum left at 0 would be plain SGD; use the usual 0.9 instead.
-DEFAULT_MOMENTUM = 0.9
+# "momentum"/"nesterov" with momentum left at 0 would be plain SGD: they use DEFAULT_MOMENTUM (0.9) instead.
 
 
 def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
