@@ -12,6 +12,7 @@ from experiments.services.runs import (
     run_cancel,
     run_launch,
     run_launch_allowed,
+    run_rename,
 )
 from experiments.services.sweeps import sweep_expand, sweep_launch, sweep_size
 from experiments.services.teams import (
@@ -31,6 +32,7 @@ __all__ = [
     "run_cancel",
     "run_launch",
     "run_launch_allowed",
+    "run_rename",
     "sweep_expand",
     "sweep_launch",
     "sweep_size",

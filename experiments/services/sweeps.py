@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from experiments.errors import Refused, error_location
 from experiments.models import Experiment, Run
-from experiments.services.runs import config_validate, run_launch
+from experiments.services.runs import config_validate, experiment_set_reference, run_launch
 
 MAX_SWEEP_RUNS = 200
 MAX_SEEDS = 20
@@ -89,8 +89,12 @@ def sweep_launch(
     grid: dict[str, list],
     seeds: int,
     max_runs: int = MAX_SWEEP_RUNS,
+    preset: str = "",
 ) -> list[Run]:
-    """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid."""
+    """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid.
+
+    In an experiment without runs, `base` becomes the reference the runs are named against ("sgd lr 0.1 · seed 0").
+    """
     unknown = set(grid) - set(FACTORS)
     if unknown:
         raise Refused(f"Unknown sweep factor {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
@@ -104,4 +108,7 @@ def sweep_launch(
         )
     configs = _validate_all(sweep_expand(base=base, grid=grid, seeds=seeds))
     with transaction.atomic():
-        return [run_launch(experiment=experiment, user=user, config=cfg) for cfg in configs]
+        experiment_set_reference(
+            experiment=experiment, config=config_validate(base).model_dump(mode="json"), preset=preset
+        )
+        return [run_launch(experiment=experiment, user=user, config=cfg, preset=preset) for cfg in configs]

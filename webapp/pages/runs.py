@@ -71,7 +71,11 @@ def run_new(request, experiment_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             run = services.run_launch(
-                experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
+                experiment=experiment,
+                user=request.user,
+                config=form.config,
+                name=form.cleaned_data["name"],
+                preset=preset,
             )
             messages.success(request, f"Run “{run.name}” queued.")
             return redirect("run_detail", run_id=run.pk)
