@@ -79,12 +79,14 @@ def arch_text(flat: dict[str, Any]) -> str:
     return " ".join(value_text(flat[p]) for p in ARCH if flat.get(p) not in (None, []))
 
 
-def describe(values: dict[str, Any]) -> list[str]:
-    """The words for some flat fields and their values, shortest first (config order among equals)."""
+def describe(values: dict[str, Any], *, shortest_first: bool = True) -> list[str]:
+    """The words for some flat fields and their values, shortest first (else, and among equals, in their order)."""
     words: list[str] = []
     phrases: dict[str, list[str]] = {}
-    if any(p in values for p in ARCH):
-        words.append(" ".join(value_text(values[p]) for p in ARCH if p in values and values[p] not in (None, [])))
+    if "model.arch" in values:
+        words.append(" ".join(value_text(values[p]) for p in ARCH if values.get(p) not in (None, [])))
+    elif "model.hidden" in values:  # widths alone (the groups share an architecture) need their word
+        words.append(f"hidden {value_text(values['model.hidden'])}")
     for path, value in values.items():
         if path in ARCH or path in NOT_NAMED:
             continue
@@ -96,7 +98,8 @@ def describe(values: dict[str, Any]) -> list[str]:
         else:
             words.append(field_text(path, value))
     words += [" ".join(p) for p in phrases.values()]
-    return sorted((w for w in words if w), key=len)
+    words = [w for w in words if w]
+    return sorted(words, key=len) if shortest_first else words
 
 
 def changes(config: dict, reference: dict) -> dict[str, Any]:
@@ -120,9 +123,13 @@ def run_name(config: dict, reference: dict, *, base: str, with_base: bool = Fals
     return SEP.join(words)
 
 
-def group_label(factors: dict[str, Any]) -> str:
-    """A leaderboard configuration by the factors in which the groups differ: "sgd lr 0.01 · l2 0.1"."""
-    return SEP.join(describe(factors))
+def group_label(factors: dict[str, Any], *, missing: Any = "—") -> str:
+    """A leaderboard configuration by the factors in which the groups differ: "l2 0.1 · sgd lr 0.01".
+
+    In the factors' order, the same for every group, so that a column of labels reads as a table.
+    """
+    present = {path: v for path, v in factors.items() if v != missing}  # a field this config lacks says nothing
+    return SEP.join(describe(present, shortest_first=False))
 
 
 def config_title(config: dict) -> str:
