@@ -122,3 +122,30 @@ def test_the_api_names_the_bad_field_of_a_patch(alice_client, experiment, alice)
     assert r.status_code in (400, 422) and "name" in r.json()["errors"][0]["field"], r.content
     r = alice_client.patch("/api/runs/999999", json.dumps({"name": "x"}), "application/json")
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"tags": "keep"}, "tags"),
+        ({"tags": [1, 2]}, "tags"),
+        ({"tags": ["été"]}, "tags"),
+        ({"tags": ["x"] * 60}, "tags"),
+        ({"tags": [f"t{i}" for i in range(11)]}, "tags"),
+        ({"name": "a\x00b"}, "name"),
+        ({"name": "n" * 201}, "name"),
+    ],
+)
+def test_a_bad_patch_is_refused_by_field_and_changes_nothing(alice_client, experiment, alice, body, field):
+    run = launch(experiment, alice, tiny_config())
+    r = alice_client.patch(f"/api/runs/{run.pk}", json.dumps(body), "application/json")
+    assert r.status_code in (400, 422), r.content
+    assert field in r.json()["errors"][0]["field"], r.json()
+    fresh = Run.objects.get(pk=run.pk)
+    assert (fresh.name, fresh.tags) == (run.name, [])
+
+
+def test_an_empty_patch_changes_nothing(alice_client, experiment, alice):
+    run = launch(experiment, alice, tiny_config(), name="kept")
+    r = alice_client.patch(f"/api/runs/{run.pk}", "{}", "application/json")
+    assert r.status_code == 200 and r.json()["name"] == "kept" and r.json()["tags"] == []
