@@ -111,16 +111,24 @@ def changes(config: dict, reference: dict) -> dict[str, Any]:
     return out
 
 
-def run_name(config: dict, reference: dict, *, base: str, with_base: bool = False) -> str:
+def run_name(config: dict, reference: dict, *, base: str, with_base: bool = False, limit: int = 200) -> str:
     """ "l2 0.1 · sgd lr 0.01 · seed 1": what `config` changes against `reference`, shortest first, seed last.
 
     `base` (the reference's own name, e.g. "tutorial mlp") leads when asked, or when nothing but the seed differs.
+    At most `limit` characters: the longest changes give way to "+3 more" (the full config is on hover).
     """
     words = describe(changes(config, reference))
     if with_base or not words:
         words.insert(0, base)
-    words.append(f"seed {config.get('seed', 0)}")
-    return SEP.join(words)
+    seed = f"seed {config.get('seed', 0)}"
+    kept: list[str] = []
+    for word in words:
+        if len(SEP.join([*kept, word, f"+{len(words)} more", seed])) > limit:
+            break
+        kept.append(word)
+    if len(kept) < len(words):
+        kept.append(f"+{len(words) - len(kept)} more")
+    return SEP.join([*kept, seed])
 
 
 def group_label(factors: dict[str, Any], *, missing: Any = "—") -> str:

@@ -50,3 +50,18 @@ def test_a_group_label_puts_an_optimizers_name_before_its_settings():
 def test_the_hover_title_holds_the_whole_config():
     title = names.config_title(REF)
     assert "optimizer.lr = 0.001" in title and "model.hidden = 256-128" in title and "seed = 0" in title
+
+
+def test_a_long_name_keeps_its_shortest_changes_and_counts_the_rest():
+    cfg = dump(
+        tutorial_mlp(),
+        optimizer__name="sgd",
+        regularization__l2=0.1,
+        batch_size=256,
+        model__dropout=0.2,
+        dataset__name="wine",
+        seed=3,
+    )
+    assert names.run_name(cfg, REF, base="x") == "sgd · wine · bs 256 · l2 0.1 · dropout 0.2 · seed 3"
+    assert names.run_name(cfg, REF, base="x", limit=40) == "sgd · wine · bs 256 · +2 more · seed 3"
+    assert names.run_name(cfg, REF, base="x", limit=30) == "sgd · wine · +3 more · seed 3"
