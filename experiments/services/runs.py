@@ -100,9 +100,16 @@ def experiment_set_reference(*, experiment: Experiment, config: dict, preset: st
     """Make `config` the reference run names are differences from, unless the experiment has one already.
 
     The reference is named after its preset ("tutorial mlp") or its architecture ("mlp 256-128").
-    Returns whether it was set. Locks the experiment row: two first launches at once agree on one.
+    An experiment with runs from before references existed takes its first run's config instead.
+    Returns whether `config` became the reference. Locks the experiment row: two first launches agree on one.
     """
     exp = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if exp.reference_config is None:
+        first = exp.runs.order_by("pk").values_list("config", flat=True).first()
+        if isinstance(first, dict):
+            name = names.arch_text(names.flatten_config(first)) or "reference"
+            Experiment.objects.filter(pk=exp.pk).update(reference_config=first, reference_name=name)
+            exp.reference_config, exp.reference_name = first, name
     if exp.reference_config is not None:
         experiment.reference_config, experiment.reference_name = exp.reference_config, exp.reference_name
         return False

@@ -149,3 +149,13 @@ def test_an_empty_patch_changes_nothing(alice_client, experiment, alice):
     run = launch(experiment, alice, tiny_config(), name="kept")
     r = alice_client.patch(f"/api/runs/{run.pk}", "{}", "application/json")
     assert r.status_code == 200 and r.json()["name"] == "kept" and r.json()["tags"] == []
+
+
+def test_an_experiment_with_runs_from_before_references_takes_its_first_run(experiment, alice):
+    old = launch(experiment, alice, tiny_config(), name="old run")
+    type(experiment).objects.filter(pk=experiment.pk).update(reference_config=None, reference_name="")
+    experiment.refresh_from_db()
+    new = launch(experiment, alice, tiny_config(regularization={"l2": 0.1}), preset="")
+    assert new.name == "l2 0.1 · seed 0"
+    experiment.refresh_from_db()
+    assert experiment.reference_config == old.config and experiment.reference_name == "mlp 16"
