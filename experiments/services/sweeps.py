@@ -81,6 +81,14 @@ def _validate_all(combos: list[tuple[dict, dict]]):
     return configs
 
 
+def _reference(base: dict, configs: list) -> dict:
+    """The base config, which the runs are named against; the first run's if the base alone is not valid."""
+    try:
+        return config_validate(base).model_dump(mode="json")
+    except PydanticValidationError:
+        return configs[0].model_dump(mode="json")
+
+
 def sweep_launch(
     *,
     experiment: Experiment,
@@ -108,7 +116,5 @@ def sweep_launch(
         )
     configs = _validate_all(sweep_expand(base=base, grid=grid, seeds=seeds))
     with transaction.atomic():
-        experiment_set_reference(
-            experiment=experiment, config=config_validate(base).model_dump(mode="json"), preset=preset
-        )
+        experiment_set_reference(experiment=experiment, config=_reference(base, configs), preset=preset)
         return [run_launch(experiment=experiment, user=user, config=cfg, preset=preset) for cfg in configs]

@@ -159,3 +159,10 @@ def test_an_experiment_with_runs_from_before_references_takes_its_first_run(expe
     assert new.name == "l2 0.1 · seed 0"
     experiment.refresh_from_db()
     assert experiment.reference_config == old.config and experiment.reference_name == "mlp 16"
+
+
+def test_a_sweep_over_a_base_that_is_not_valid_alone_names_its_runs_against_its_first(experiment, alice):
+    # cross-entropy does not fit diabetes (regression): only the grid's losses make these configs valid
+    base = tiny_config(dataset={"name": "diabetes"}, loss={"name": "cross_entropy"})
+    runs = services.sweep_launch(experiment=experiment, user=alice, base=base, grid={"loss": ["mse", "mae"]}, seeds=1)
+    assert [r.name for r in runs] == ["mlp 16 · seed 0", "mae · seed 0"]
