@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 from experiments import queue, selectors, services
 from experiments.errors import Refused
 from experiments.models import ApiToken, Experiment, Membership, QueuedRun, QueueState, Run, Team, Upload, Worker
-from webapp.templatetags.losslab import rough_duration
+from webapp.templatetags.losslab import rough_duration, when
 
 
 def _each(modeladmin, request, objects, action, done: str) -> None:
@@ -115,7 +115,11 @@ class QueueAdmin(ReadOnlyMixin, admin.ModelAdmin):
         def starts_in(run):
             return rough_duration(starts[run.pk]) if run.pk in starts else "–"
 
-        return ["place", "run_link", "team", "created_by", "priority", "queued_at", "epochs", starts_in]
+        return ["place", "run_link", "team", "created_by", "priority", "queued", "epochs", starts_in]
+
+    @admin.display(description="queued", ordering="queued_at")
+    def queued(self, run):
+        return when(run.queued_at)
 
     @admin.display(description="#")
     def place(self, run):
@@ -181,9 +185,7 @@ class WorkerAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="heartbeat", ordering="-last_heartbeat")
     def heartbeat_age(self, worker):
-        if not worker.last_heartbeat:
-            return "never"
-        return f"{self._age(worker):.0f} s ago"
+        return when(worker.last_heartbeat, "never")
 
     @admin.display(description="util %")
     def util(self, worker):

@@ -45,6 +45,9 @@ class Experiment(models.Model):
     description = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     created = models.DateTimeField(auto_now_add=True)
+    # What run names are differences from: set by the first launch (the preset's name, the first run's config).
+    reference_name = models.CharField(max_length=200, blank=True)
+    reference_config = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created"]
@@ -102,6 +105,7 @@ class Run(models.Model):
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
     name = models.CharField(max_length=200, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text="Up to 10 short lower-case labels.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     config = models.JSONField()
     config_hash = models.CharField(max_length=64, db_index=True)

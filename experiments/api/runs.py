@@ -80,6 +80,7 @@ class RunOut(Schema):
     id: int
     experiment: int
     name: str
+    tags: list[str]
     status: str
     config: dict[str, Any]
     config_hash: str
@@ -110,6 +111,13 @@ class RunIn(Schema):
     name: str = Field("", max_length=200)
 
 
+class RunPatch(Schema):
+    name: Optional[str] = Field(None, max_length=200, description="An empty name goes back to the one made at launch.")
+    tags: Optional[list[str]] = Field(
+        None, max_length=50, description="Replaces the tags: at most 10, 32 characters each."
+    )
+
+
 def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int, float] | None = None) -> dict:
     positions = positions if positions is not None else {}
     starts = starts if starts is not None else {}
@@ -117,6 +125,7 @@ def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int,
         "id": run.pk,
         "experiment": run.experiment_id,
         "name": run.name,
+        "tags": run.tags or [],
         "status": run.status,
         "config": run.config,
         "config_hash": run.config_hash,
@@ -145,6 +154,7 @@ def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int,
 class RunFilter(Schema):
     experiment: Optional[int] = Field(None, ge=1, le=DB_MAX_ID)
     status: Optional[Run.Status] = None
+    tag: Optional[str] = Field(None, max_length=32, description="Only runs with this tag.")
     limit: int = Field(100, ge=1, le=1000)
     ids: Optional[str] = Field(
         None,
@@ -163,6 +173,8 @@ def list_runs(request, filters: Query[RunFilter]):
         runs = runs.filter(experiment_id=filters.experiment)
     if filters.status is not None:
         runs = runs.filter(status=filters.status)
+    if filters.tag is not None:
+        runs = selectors.runs_tagged(runs, tag=filters.tag)
     positions, starts = selectors.queue_positions(), selectors.queue_start_etas()
     return [run_out(r, positions, starts) for r in runs[: filters.limit]]
 
@@ -186,6 +198,14 @@ def launch_run(request, payload: RunIn):
 @router.get("/runs/{run_id}", response=RunOut, tags=["runs"])
 def get_run(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
+    return run_out(run, selectors.queue_positions(), selectors.queue_start_etas())
+
+
+@router.patch("/runs/{run_id}", response=RunOut, tags=["runs"])
+def patch_run(request, run_id: int, payload: RunPatch):
+    """Rename a run and/or replace its tags."""
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    run = services.run_rename(run=run, name=payload.name, tags=payload.tags)
     return run_out(run, selectors.queue_positions(), selectors.queue_start_etas())
 
 

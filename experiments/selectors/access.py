@@ -7,7 +7,8 @@ any id a URL or a body can carry (text, huge, negative) ends as `Refused(NOT_FOU
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from experiments.errors import not_found
 from experiments.models import ApiToken, Experiment, Membership, Run, SavedComparison, Team, Upload
@@ -31,6 +32,18 @@ def runs_for_user(user: AbstractBaseUser) -> QuerySet[Run]:
     if not user.is_authenticated:
         return Run.objects.none()
     return Run.objects.filter(experiment__team__memberships__user=user).select_related("experiment", "worker")
+
+
+def runs_tagged(runs: QuerySet[Run], *, tag: str) -> QuerySet[Run]:
+    """The runs of `runs` that carry `tag` (matched as services store tags: trimmed, lower-case).
+
+    Found by the tag's quoted text in the stored JSON list: SQLite has no JSON containment lookup,
+    and tags hold no quotes or backslashes, so `"tag"` occurs only as a whole element.
+    """
+    tag = " ".join(tag.split()).lower()
+    if not tag or '"' in tag or "\\" in tag:
+        return runs.none()
+    return runs.annotate(tags_text=Cast("tags", TextField())).filter(tags_text__contains=f'"{tag}"')
 
 
 def _get_for_user(queryset: QuerySet, pk, what: str):

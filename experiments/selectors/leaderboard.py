@@ -18,7 +18,7 @@ from django.db.models import Count, FloatField, Min, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from experiments.analysis import ranking
+from experiments.analysis import names, ranking
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Run
 from experiments.selectors.comparison import MISSING, config_diff, task_of
@@ -103,8 +103,8 @@ def _factors(configs: dict[str, dict]) -> dict[str, dict]:
 
 
 def _label(factors: dict[str, Any]) -> str:
-    parts = [f"{field.removesuffix('.name')}={_fmt(value)}" for field, value in factors.items()]
-    return " · ".join(parts) or "all runs (one configuration)"
+    """The short words of run names ("l2 0.1 · sgd lr 0.01") for the factors that tell the groups apart."""
+    return names.group_label(factors, missing=MISSING) or "all runs (one configuration)"
 
 
 def _fmt(value: Any) -> str:
@@ -156,6 +156,8 @@ def leaderboard_get(
         n_resamples=n_resamples,
     )
     rows = [_row(g, counts, reps, factors, scores) for g in ranked]
+    for row in rows:  # the full configuration, as the hover text of its label
+        row["title"] = names.config_title(configs.get(row["key"]) or {})
     board = {
         "experiment": experiment.pk,
         "metric": metric,

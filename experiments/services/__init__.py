@@ -12,6 +12,7 @@ from experiments.services.runs import (
     run_cancel,
     run_launch,
     run_launch_allowed,
+    run_rename,
 )
 from experiments.services.seeds import group_seeds_launch
 from experiments.services.sweeps import sweep_expand, sweep_launch, sweep_size
@@ -33,6 +34,7 @@ __all__ = [
     "run_launch",
     "run_launch_allowed",
     "group_seeds_launch",
+    "run_rename",
     "sweep_expand",
     "sweep_launch",
     "sweep_size",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from experiments.analysis import names
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Membership, Run, Sweep, Team
 from experiments.queue import notify_workers
@@ -17,6 +19,12 @@ from experiments.services.uploads import upload_check_for_run
 from experiments.services.validation import check_config_text, check_text
 from workers.training.config import RunConfig, canonical_config
 from workers.training.csvdata import read_csv_table
+from workers.training.presets import PRESETS
+
+MAX_TAGS = 10
+MAX_TAG_LENGTH = 32
+# Lower-case ASCII without quotes: a tag is found by its quoted text in the stored JSON list, on any database.
+TAG_RE = re.compile(r"[a-z0-9][a-z0-9 _.:+=/-]*")
 
 
 def config_validate(data: dict[str, Any] | RunConfig) -> RunConfig:
@@ -46,8 +54,12 @@ def run_launch(
     name: str = "",
     priority: int = 0,
     sweep: Sweep | None = None,
+    preset: str = "",
 ) -> Run:
     """Queue a run of `config` in `experiment`; a worker is told once the row is committed.
+
+    Without a `name`, the run is named by how its config differs from the experiment's reference
+    (`run_default_name`); `preset` is the preset the config was launched from, if any.
 
     Refuses (Refused) a user who is not in the experiment's team (404), an upload
     of another team (404-style, on dataset.upload), a CSV that cannot train for the
@@ -64,12 +76,15 @@ def run_launch(
             team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target, task=cfg.dataset.task
         )
         cfg = _csv_task_inferred(cfg, upload.path)
+    if preset and preset not in PRESETS:
+        raise Refused(f"No such preset {preset!r}.", field="preset")
+    data = cfg.model_dump(mode="json")
     with transaction.atomic():
         run = Run.objects.create(
             experiment=experiment,
             created_by=user,
-            name=name[:200] or _default_run_name(cfg),
-            config=cfg.model_dump(mode="json"),
+            name=name.strip()[:200] or run_default_name(experiment=experiment, config=data, preset=preset),
+            config=data,
             config_hash=cfg.config_hash(),
             group_hash=cfg.group_hash(),
             seed=cfg.seed,
@@ -95,9 +110,94 @@ def _csv_task_inferred(cfg: RunConfig, path) -> RunConfig:
     return cfg.model_copy(update={"dataset": cfg.dataset.model_copy(update={"task": None})})
 
 
-def _default_run_name(cfg: RunConfig) -> str:
-    widths = "-".join(str(w) for w in cfg.model.hidden)
-    return f"{cfg.model.arch} {widths} · {cfg.optimizer.name} {cfg.optimizer.lr:g} · {cfg.loss.name} · seed {cfg.seed}"
+def preset_name(preset: str) -> str:
+    return preset.replace("_", " ")
+
+
+def experiment_set_reference(*, experiment: Experiment, config: dict, preset: str = "") -> bool:
+    """Make `config` the reference run names are differences from, unless the experiment has one already.
+
+    The reference is named after its preset ("tutorial mlp") or its architecture ("mlp 256-128").
+    An experiment with runs from before references existed takes its first run's config instead.
+    Returns whether `config` became the reference. Locks the experiment row: two first launches agree on one.
+    """
+    exp = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    if exp.reference_config is None:
+        first = exp.runs.order_by("pk").values_list("config", flat=True).first()
+        if isinstance(first, dict):
+            name = names.arch_text(names.flatten_config(first)) or "reference"
+            Experiment.objects.filter(pk=exp.pk).update(reference_config=first, reference_name=name)
+            exp.reference_config, exp.reference_name = first, name
+    if exp.reference_config is not None:
+        experiment.reference_config, experiment.reference_name = exp.reference_config, exp.reference_name
+        return False
+    name = preset_name(preset) if preset else names.arch_text(names.flatten_config(config)) or "reference"
+    Experiment.objects.filter(pk=exp.pk).update(reference_config=config, reference_name=name)
+    experiment.reference_config, experiment.reference_name = config, name
+    return True
+
+
+def run_default_name(*, experiment: Experiment, config: dict, preset: str = "") -> str:
+    """What tells this run apart within its experiment: "l2 0.1 · sgd lr 0.01 · seed 1".
+
+    The experiment's first run sets the reference and is named after its preset or architecture
+    ("tutorial mlp · seed 0", plus what it changed in the preset). A run launched from another preset
+    than the reference's is named after that preset and what it changed there.
+    """
+    first = experiment_set_reference(experiment=experiment, config=config, preset=preset)
+    if preset and (first or preset_name(preset) != experiment.reference_name):
+        base = PRESETS[preset][1].model_dump(mode="json")
+        return names.run_name(config, base, base=preset_name(preset), with_base=True)
+    return names.run_name(config, experiment.reference_config, base=experiment.reference_name, with_base=first)
+
+
+def run_rename(*, run: Run, name: str | None = None, tags: list[str] | None = None) -> Run:
+    """Rename and/or re-tag a run; an empty name goes back to the name made from its differences.
+
+    Tags are trimmed, lower-cased and de-duplicated: at most 10, each at most 32 characters of
+    a-z 0-9 space _ . : + = / -.
+    """
+    with transaction.atomic():
+        return _rename(run=run, name=name, tags=tags)
+
+
+def _rename(*, run: Run, name: str | None, tags: list[str] | None) -> Run:
+    fields = []
+    if name is not None:
+        check_text(name, "name")
+        name = name.strip()
+        if len(name) > 200:
+            raise Refused("Name must be at most 200 characters.", field="name")
+        run.name = name or run_default_name(experiment=run.experiment, config=run.config)
+        fields.append("name")
+    if tags is not None:
+        run.tags = tags_clean(tags)
+        fields.append("tags")
+    if fields:
+        run.save(update_fields=fields)
+    return run
+
+
+def tags_clean(tags: list[str]) -> list[str]:
+    out: list[str] = []
+    for raw in tags:
+        if not isinstance(raw, str):
+            raise Refused("Each tag must be a string.", field="tags")
+        tag = " ".join(raw.split()).lower()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise Refused(f"Tag {tag[:40]!r} is longer than {MAX_TAG_LENGTH} characters.", field="tags")
+        if not TAG_RE.fullmatch(tag):
+            raise Refused(
+                f"Tag {tag!r} may use only letters a-z, digits, spaces and _ . : + = / - (starting with a letter or digit).",
+                field="tags",
+            )
+        if tag not in out:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise Refused(f"At most {MAX_TAGS} tags per run.", field="tags")
+    return out
 
 
 def run_cancel(*, run: Run) -> Run:

@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from experiments.errors import Refused, error_location
 from experiments.models import Experiment, Run, Sweep
-from experiments.services.runs import config_validate, run_launch
+from experiments.services.runs import config_validate, experiment_set_reference, run_launch
 
 MAX_SWEEP_RUNS = 200
 MAX_SEEDS = 20
@@ -81,6 +81,14 @@ def _validate_all(combos: list[tuple[dict, dict]]):
     return configs
 
 
+def _reference(base: dict, configs: list) -> dict:
+    """The base config, which the runs are named against; the first run's if the base alone is not valid."""
+    try:
+        return config_validate(base).model_dump(mode="json")
+    except PydanticValidationError:
+        return configs[0].model_dump(mode="json")
+
+
 def sweep_launch(
     *,
     experiment: Experiment,
@@ -89,8 +97,12 @@ def sweep_launch(
     grid: dict[str, list],
     seeds: int,
     max_runs: int = MAX_SWEEP_RUNS,
+    preset: str = "",
 ) -> list[Run]:
-    """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid."""
+    """Queue the grid `grid` (factor -> values) x `seeds` seeds over `base`, or nothing if any config is invalid.
+
+    In an experiment without runs, `base` becomes the reference the runs are named against ("sgd lr 0.1 · seed 0").
+    """
     unknown = set(grid) - set(FACTORS)
     if unknown:
         raise Refused(f"Unknown sweep factor {sorted(unknown)[0]!r}.", field=sorted(unknown)[0])
@@ -107,4 +119,5 @@ def sweep_launch(
         # The grid by config path: the effects table reads each run's value of each factor from its config.
         paths = {FACTORS[f]: values for f, values in grid.items() if values}
         sweep = Sweep.objects.create(experiment=experiment, created_by=user, grid=paths, seeds=seeds)
-        return [run_launch(experiment=experiment, user=user, config=cfg, sweep=sweep) for cfg in configs]
+        experiment_set_reference(experiment=experiment, config=_reference(base, configs), preset=preset)
+        return [run_launch(experiment=experiment, user=user, config=cfg, sweep=sweep, preset=preset) for cfg in configs]

@@ -2,6 +2,7 @@
 
 import pytest
 
+from experiments.analysis import names
 from experiments.models import Run
 from experiments.selectors import leaderboard
 from tests.compare.factories import make_run
@@ -17,10 +18,10 @@ def test_runs_differing_only_in_seed_are_one_group(experiment):
     board = leaderboard.leaderboard_get(experiment=experiment)
     assert board["metric"] == "best.val_accuracy" and board["higher_is_better"]
     first, second = board["groups"]
-    assert first["label"] == "optimizer=adam" and first["n"] == 3
+    assert first["label"] == "adam" and first["n"] == 3
     assert first["mean"] == pytest.approx(0.91) and first["ci_low"] <= 0.91 <= first["ci_high"]
     assert first["clearly_different"] and second["clearly_different"]
-    assert second["label"] == "optimizer=sgd" and second["rank"] == 2
+    assert second["label"] == "sgd" and second["rank"] == 2
     assert first["p_rank1"] > 0.99
 
 
@@ -30,10 +31,10 @@ def test_overlapping_intervals_and_few_seeds_are_flagged(experiment):
     seeds(experiment, [0.5], optimizer={"name": "rmsprop"})
     board = leaderboard.leaderboard_get(experiment=experiment)
     by_label = {g["label"]: g for g in board["groups"]}
-    assert not by_label["optimizer=sgd"]["clearly_different"]
-    assert "overlaps" in by_label["optimizer=sgd"]["reason"]
-    assert not by_label["optimizer=rmsprop"]["clearly_different"]
-    assert by_label["optimizer=rmsprop"]["reason"] == "2 more seeds needed"
+    assert not by_label["sgd"]["clearly_different"]
+    assert "overlaps" in by_label["sgd"]["reason"]
+    assert not by_label["rmsprop"]["clearly_different"]
+    assert by_label["rmsprop"]["reason"] == "2 more seeds needed"
 
 
 def test_accuracy_intervals_stay_in_0_1_and_one_seed_has_none(alice_client, experiment):
@@ -55,7 +56,7 @@ def test_baseline_gives_each_group_its_chance_of_beating_it(alice_client, experi
     r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking", {"baseline": base.group_hash})
     assert r.status_code == 200, r.content
     groups = {g["label"]: g for g in r.json()["groups"]}
-    assert groups["optimizer=adam"]["p_beats_baseline"] == 1.0
+    assert groups["adam"]["p_beats_baseline"] == 1.0
     page = alice_client.get(f"/experiments/{experiment.pk}/leaderboard/?baseline={base.group_hash}").content.decode()
     assert "P(beats baseline)" in page and "baseline</span>" in page
 
@@ -67,7 +68,7 @@ def test_lower_is_better_metrics_rank_the_smallest_first(experiment):
     run = make_run(experiment, history=False, optimizer={"name": "sgd"})
     Run.objects.filter(pk=run.pk).update(summary={"best": {"val_loss": 0.1}, "final": {"val_loss": 0.1}})
     board = leaderboard.leaderboard_get(experiment=experiment, metric="best.val_loss")
-    assert [g["label"] for g in board["groups"]] == ["optimizer=sgd", "optimizer=adam"]
+    assert [g["label"] for g in board["groups"]] == ["sgd", "adam"]
 
 
 def test_unfinished_and_diverged_runs_are_counted_not_scored(experiment):
@@ -78,7 +79,7 @@ def test_unfinished_and_diverged_runs_are_counted_not_scored(experiment):
     board = leaderboard.leaderboard_get(experiment=experiment)
     (group,) = board["groups"]
     assert group["n"] == 2 and group["runs"]["diverged"] == 1 and group["pending"] == 1
-    assert [g["label"] for g in board["unscored_groups"]] == ["optimizer=sgd"]
+    assert [g["label"] for g in board["unscored_groups"]] == ["sgd"]
 
 
 def _finish(runs, score_of):
@@ -257,8 +258,12 @@ def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
     assert fields == ["model.hidden", "optimizer.lr", "optimizer.name"]
     for g in board["groups"]:
         assert g["factors"] == factors[g["key"]]
-        label = " · ".join(f"{f.removesuffix('.name')}={leaderboard._fmt(v)}" for f, v in factors[g["key"]].items())
-        assert g["label"] == label
+        assert g["label"] == names.group_label(factors[g["key"]])
         assert g["run_ids"] == [r.pk for r in runs if r.group_hash == g["key"] and r.status == "succeeded"]
+    labels = {g["key"]: g["label"] for g in board["groups"]}
+    # the factors in which the groups differ, in short words; a field a config lacks is left out
+    assert labels["sgd-0.01-[32, 16]-auto"] == "hidden 32-16 · sgd lr 0.01"
+    assert labels["adam-None-[16]-auto"] == "hidden 16 · adam"
+    assert "optimizer.lr = 0.01" in next(g["title"] for g in board["groups"] if g["key"] == "sgd-0.01-[32, 16]-auto")
     means = {g["key"]: g["mean"] for g in board["groups"]}
     assert list(means.values()) == sorted(means.values(), reverse=True) and len(means) == 13

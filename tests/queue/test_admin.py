@@ -27,6 +27,7 @@ def test_the_queue_view_lists_queued_runs_in_start_order_with_the_switch(staff_c
     queue.run_set_priority(run=b, priority=2)
     page = staff_client.get("/admin/experiments/queuedrun/").content.decode()
     assert page.index("beta") < page.index("alpha")
+    assert page.count("just now</time>") == 2  # queued: the site's one date wording
     assert "The queue is running" in page and "Pause the queue" in page
     assert staff_client.get("/admin/experiments/queuedrun/switch/").status_code == 405  # POST only
     r = staff_client.post("/admin/experiments/queuedrun/switch/", {"paused": "1"}, follow=True)
@@ -72,7 +73,7 @@ def test_the_worker_view_shows_heartbeat_and_current_run_and_drains(staff_client
     )
     queue.run_claim_next(worker_name=w.name)
     page = staff_client.get("/admin/experiments/worker/").content.decode()
-    assert "NVIDIA H100" in page and "1024 / 81559" in page and "training-now" in page and "s ago" in page
+    assert "NVIDIA H100" in page and "1024 / 81559" in page and "training-now" in page and "just now</time>" in page
     admin_action(staff_client, "worker", "drain_workers", [w.pk])
     assert reload(w).draining
     admin_action(staff_client, "worker", "undrain_workers", [w.pk])

@@ -158,6 +158,7 @@ def sweep_new(request, experiment_id: int):
                 base=form.base_config(),
                 grid=form.grid(),
                 seeds=form.cleaned_data["seeds"],
+                preset=form.cleaned_data["preset"],
             )
             messages.success(request, f"Sweep queued: {len(runs)} runs.")
             return redirect("experiment_detail", experiment_id=experiment.pk)

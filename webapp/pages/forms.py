@@ -125,7 +125,11 @@ def unflatten(flat: dict[str, Any]) -> dict:
 class RunLaunchForm(forms.Form):
     """Every key of the run config, with help texts and bounds from the schema."""
 
-    name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made from the config.")
+    name = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Optional; left empty, the run is named by what it changes against the experiment's first run, e.g. “l2 0.1 · seed 1”.",
+    )
 
     def __init__(self, *args, initial_config: RunConfig | None = None, uploads=None, **kwargs):
         super().__init__(*args, **kwargs)

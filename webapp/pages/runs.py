@@ -46,7 +46,11 @@ RUNS_PER_PAGE = 100
 def experiment_detail(request, experiment_id: int):
     experiment = selectors.experiment_get(user=request.user, experiment_id=experiment_id)
     # One page of runs, newest first: rendering cost grows with the rows shown, not with the experiment.
-    page = Paginator(experiment.runs.select_related("worker").order_by("-created", "-id"), RUNS_PER_PAGE)
+    runs = experiment.runs.select_related("worker").order_by("-created", "-id")
+    tag = request.GET.get("tag", "").strip()[:32]
+    if tag:
+        runs = selectors.runs_tagged(runs, tag=tag)
+    page = Paginator(runs, RUNS_PER_PAGE)
     page = page.get_page(request.GET.get("page"))
     runs = list(page.object_list)
     queued = any(run.status == Run.Status.QUEUED for run in runs)  # else no queue position to compute
@@ -55,7 +59,7 @@ def experiment_detail(request, experiment_id: int):
         run.queue_position, run.starts_in = positions.get(run.pk), starts.get(run.pk)
     # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
     board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000, with_effects=False)
-    context = {"experiment": experiment, "runs": runs, "page": page, "board": board}
+    context = {"experiment": experiment, "runs": runs, "page": page, "board": board, "tag": tag}
     return render(request, "experiments/experiment_detail.html", context)
 
 
@@ -71,7 +75,11 @@ def run_new(request, experiment_id: int):
     if request.method == "POST" and form.is_valid():
         try:
             run = services.run_launch(
-                experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
+                experiment=experiment,
+                user=request.user,
+                config=form.config,
+                name=form.cleaned_data["name"],
+                preset=preset,
             )
             messages.success(request, f"Run “{run.name}” queued.")
             return redirect("run_detail", run_id=run.pk)
@@ -89,6 +97,19 @@ def run_detail(request, run_id: int):
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
     return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
+
+
+@login_required
+@require_POST
+def run_rename(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    tags = request.POST.get("tags")
+    try:
+        services.run_rename(run=run, name=request.POST.get("name"), tags=None if tags is None else tags.split(","))
+        messages.info(request, "Run renamed." if tags is None else "Run name and tags saved.")
+    except Refused as exc:
+        messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    return redirect("run_detail", run_id=run.pk)
 
 
 @login_required

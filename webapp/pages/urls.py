@@ -13,6 +13,7 @@ urlpatterns = [
     path("experiments/<int:experiment_id>/runs/new/", views.run_new, name="run_new"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<int:run_id>/cancel/", views.run_cancel, name="run_cancel"),
+    path("runs/<int:run_id>/rename/", views.run_rename, name="run_rename"),
     path("experiments/<int:experiment_id>/compare/", views_analysis.compare, name="compare"),
     path("experiments/<int:experiment_id>/compare/save/", views_analysis.compare_save, name="compare_save"),
     path("comparisons/<int:comparison_id>/", views_analysis.saved_comparison, name="saved_comparison"),

@@ -1,6 +1,11 @@
 import json
+from datetime import UTC, datetime
 
 from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from experiments.analysis import names
 
 register = template.Library()
 
@@ -22,6 +27,12 @@ def config_value(value) -> str:
     if value is None:
         return "none"
     return str(value)
+
+
+@register.filter
+def config_title(config) -> str:
+    """The full configuration, one `field = value` a line: the hover text (title) of a run's short name."""
+    return names.config_title(config if isinstance(config, dict) else {})
 
 
 @register.filter
@@ -51,3 +62,33 @@ def queue_place(run) -> str:
     if starts < 1:
         return f"#{position} in queue · starting"
     return f"#{position} in queue · starts in {rough_duration(starts)}"
+
+
+def relative_time(seconds: float) -> str:
+    """ "3 min ago", "in 2 h": the one wording of a time on every page. Mirrored by LossLab.relativeTime in JS."""
+    span = abs(seconds)
+    if span < 60:
+        return "just now"
+    if span < 3600:
+        words = f"{int(span // 60)} min"
+    elif span < 86400:
+        words = f"{int(span // 3600)} h"
+    else:
+        days = int(span // 86400)
+        words = f"{days} day" if days == 1 else f"{days} days"
+    return f"{words} ago" if seconds >= 0 else f"in {words}"
+
+
+def exact_time(moment: datetime) -> str:
+    """ "2026-11-30 23:42 UTC": the hover text, the same in JS (LossLab.exactTime)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@register.filter
+def when(moment: datetime | None, empty: str = "–"):
+    """A moment as `<time datetime=ISO title="exact">3 min ago</time>`; `empty` (e.g. "never") when there is none."""
+    if moment is None:
+        return empty
+    iso = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    words = relative_time((timezone.now() - moment).total_seconds())
+    return format_html('<time datetime="{}" title="{}">{}</time>', iso, exact_time(moment), words)

@@ -20,6 +20,37 @@ window.LossLab = window.LossLab || {};
     return chip;
   };
 
+  // The one wording of a time on every page, as the `when` template filter (webapp/templatetags/losslab.py) writes it.
+  L.relativeTime = function (seconds) {
+    const span = Math.abs(seconds);
+    if (span < 60) return "just now";
+    let words;
+    if (span < 3600) words = Math.floor(span / 60) + " min";
+    else if (span < 86400) words = Math.floor(span / 3600) + " h";
+    else {
+      const days = Math.floor(span / 86400);
+      words = days + (days === 1 ? " day" : " days");
+    }
+    return seconds >= 0 ? words + " ago" : "in " + words;
+  };
+  L.exactTime = (date) => date.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  // <time datetime=ISO title="exact">3 min ago</time>; null for no time.
+  L.when = function (iso) {
+    if (!iso) return null;
+    const date = new Date(iso);
+    const el = document.createElement("time");
+    el.dateTime = date.toISOString();
+    el.title = L.exactTime(date);
+    el.textContent = L.relativeTime((Date.now() - date) / 1000);
+    return el;
+  };
+  // "3 min ago" grows old on an open page: every <time> is reworded each minute.
+  setInterval(() => {
+    for (const el of document.querySelectorAll("time[datetime]")) {
+      el.textContent = L.relativeTime((Date.now() - new Date(el.dateTime)) / 1000);
+    }
+  }, 60000);
+
   // A fetch that throws on an HTTP error too, so that poll() backs off from a failing server as from a lost network.
   L.getJSON = async function (url) {
     const response = await fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}});

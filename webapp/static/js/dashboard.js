@@ -46,7 +46,7 @@
     if (!runs.length) return empty("No finished runs yet: results appear here as runs end.");
     return table(["Run", "Experiment", "Status", "Best val metric", "Diagnosis", "Finished"], runs.map((r) => [
       link(r.url, r.name), link(r.experiment_url, r.experiment), status(r.status), metric(r.best), verdict(r.verdict),
-      el("span", {class: "small", text: r.finished_at ? new Date(r.finished_at).toLocaleString() : ""})]));
+      el("span", {class: "small"}, LossLab.when(r.finished_at) || "")]));
   }
   function saved(views) {
     if (!views.length) return empty("No saved comparisons yet. Save one from an experiment's compare page.");
