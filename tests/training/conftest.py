@@ -45,3 +45,18 @@ class StopAfter(NullReporter):
 @pytest.fixture
 def reporter() -> NullReporter:
     return NullReporter()
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A dataset store holding every standard set, as fixture files installed through `datasets.install`."""
+    from tests.training.standard_fixtures import WRITERS, official_sums_replaced
+    from workers.training import datasets
+
+    data_dir = tmp_path / "store"
+    for name, write in WRITERS.items():
+        source = write(tmp_path / "copied-by-hand" / name)
+        with official_sums_replaced(name, source):
+            datasets.install(name, source, data_dir)
+    monkeypatch.setenv("LOSSLAB_DATA_DIR", str(data_dir))
+    return data_dir
