@@ -16,7 +16,7 @@ import torch
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
-from .config import SEQUENCE_ARCHS, RunConfig, Task
+from .config import IMAGE_DATASETS, SEQUENCE_ARCHS, TEXT_DATASETS, RunConfig, Task
 
 # The synthetic sequence task: SEQ_LEN steps of SEQ_FEATURES features.
 SEQ_LEN, SEQ_FEATURES = 12, 3
@@ -27,7 +27,9 @@ class Dataset:
     """Training and validation tensors (on the CPU) ready for a model.
 
     `input_shape` is one sample's shape as the model sees it: (features,) for
-    an MLP, (1, 8, 8) for a CNN, (steps, features) for a sequence model.
+    an MLP, (1, 8, 8) for a CNN, (steps, features) for a sequence model,
+    (tokens,) for text (then `vocab_size` is set). Images of the stored and
+    uploaded sets are `batches.Images` (uint8, normalised per batch), not tensors.
     Regression targets are standardised when normalisation is on; `y_scale`
     converts errors back to the target's own units.
     """
@@ -40,6 +42,7 @@ class Dataset:
     n_classes: Optional[int]
     input_shape: tuple[int, ...]
     y_scale: float = 1.0
+    vocab_size: Optional[int] = None
 
 
 @dataclass
@@ -181,7 +184,16 @@ def load_dataset(config: RunConfig, data_dir: Optional[pathlib.Path] = None) -> 
     """Load, clean, split, impute and scale the configured dataset; return CPU tensors.
 
     The split is stratified for classification and depends on the config's seed.
+    Image and text sets (standard or uploaded) are built in `mediadata`.
     """
+    if config.dataset.name in TEXT_DATASETS:
+        from .mediadata import text_dataset
+
+        return text_dataset(config, data_dir)
+    if config.dataset.name in IMAGE_DATASETS - {"digits"}:
+        from .mediadata import image_dataset
+
+        return image_dataset(config, data_dir)
     pre = config.dataset.preprocessing
     raw = clean(raw_data(config, data_dir), impute=pre.impute, drop_duplicates=pre.drop_duplicates)
     raw.X = raw.X.astype(np.float64)
