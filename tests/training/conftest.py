@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 
@@ -48,15 +50,16 @@ def reporter() -> NullReporter:
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    """A dataset store holding every standard set, as fixture files installed through `datasets.install`."""
-    from tests.training.standard_fixtures import WRITERS, official_sums_replaced
-    from workers.training import datasets
+def store(tmp_path, monkeypatch, settings):
+    """A dataset store holding every standard set: fixture files installed by `manage.py datasets import`."""
+    from django.core.management import call_command
 
-    data_dir = tmp_path / "store"
+    from tests.training.standard_fixtures import WRITERS, official_sums_replaced
+
+    settings.DATA_DIR = tmp_path / "store"
     for name, write in WRITERS.items():
         source = write(tmp_path / "copied-by-hand" / name)
         with official_sums_replaced(name, source):
-            datasets.install(name, source, data_dir)
-    monkeypatch.setenv("LOSSLAB_DATA_DIR", str(data_dir))
-    return data_dir
+            call_command("datasets", "import", name, str(source), stdout=io.StringIO())
+    monkeypatch.setenv("LOSSLAB_DATA_DIR", str(settings.DATA_DIR))  # how the engine finds the store
+    return settings.DATA_DIR
