@@ -38,7 +38,7 @@ from workers.training import engine  # noqa: E402
 from workers.training.augment import augment_batch, batch_generator  # noqa: E402
 from workers.training.config import RunConfig  # noqa: E402
 from workers.training.data import Dataset  # noqa: E402
-from workers.training.mediadata import _images  # noqa: E402
+from workers.training.mediadata import image_holders  # noqa: E402
 from workers.training.models import build_model  # noqa: E402
 from workers.training.optim import build_optimizer  # noqa: E402
 from workers.training.presets import PRESETS  # noqa: E402
@@ -51,7 +51,7 @@ def cifar_shaped(n: int, n_val: int) -> Dataset:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (n + n_val, 3, 32, 32), dtype=np.uint8)
     y = torch.as_tensor(rng.integers(0, 10, n + n_val))
-    X_tr, X_va = _images(x[:n], x[n:], "standard")
+    X_tr, X_va = image_holders(x[:n], x[n:], "standard")
     return Dataset(X_tr, y[:n], X_va, y[n:], "classification", 10, (3, 32, 32))
 
 

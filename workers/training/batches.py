@@ -68,6 +68,7 @@ class Images:
         self.u8 = u8
         self.device = device or u8.device
         self.stream = stream
+        self.stats = (mean, std)  # as given, so that every copy normalises with exactly the same numbers
         self.mean = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
         self.scale = (1.0 / torch.as_tensor(std, dtype=torch.float32)).view(1, -1, 1, 1).to(self.device)
 
@@ -82,11 +83,11 @@ class Images:
         device = torch.device(device)
         limit = device_limit_bytes(device)
         if limit is None or self.u8.numel() <= limit:
-            return Images(self.u8.to(device), self.mean.cpu().flatten(), 1 / self.scale.cpu().flatten(), device)
+            return Images(self.u8.to(device), *self.stats, device)
         host = self.u8.cpu()
         if device.type == "cuda":
             host = host.pin_memory()  # lets the copy to the GPU run without blocking the host
-        return Images(host, self.mean.cpu().flatten(), 1 / self.scale.cpu().flatten(), device, stream=True)
+        return Images(host, *self.stats, device, stream=True)
 
     def gather(self, idx) -> torch.Tensor:
         """The raw uint8 rows `idx` on the host (streaming) or the device, not yet normalised."""

@@ -30,7 +30,7 @@ def _split(n: int, y: np.ndarray, config: RunConfig) -> tuple[np.ndarray, np.nda
                             stratify=stratify)
 
 
-def _images(x_tr: np.ndarray, x_va: np.ndarray, normalize: str) -> tuple[Images, Images]:
+def image_holders(x_tr: np.ndarray, x_va: np.ndarray, normalize: str) -> tuple[Images, Images]:
     """uint8 holders normalised per batch: per-channel standardisation (training split), /255, or raw values."""
     c = x_tr.shape[1]
     if normalize == "standard":
@@ -56,7 +56,7 @@ def image_dataset(config: RunConfig, upload_dir: Optional[pathlib.Path],
     else:
         d = store.load_standard(ds.name, store_dir or store.default_data_dir())
         x_tr, y_tr, x_va, y_va, classes = d.train, d.y_train, d.test, d.y_test, d.classes
-    X_tr, X_va = _images(x_tr, x_va, ds.preprocessing.normalize)
+    X_tr, X_va = image_holders(x_tr, x_va, ds.preprocessing.normalize)
     n_classes = max(len(classes), int(max(y_tr.max(), y_va.max())) + 1, 2)
     return Dataset(X_tr, torch.as_tensor(y_tr, dtype=torch.long), X_va, torch.as_tensor(y_va, dtype=torch.long),
                    "classification", n_classes, tuple(x_tr.shape[1:]))
