@@ -89,6 +89,14 @@ def test_images_that_fail_to_decode_are_all_named():
     assert "pets/dog/cut.jpg: cannot be decoded" in str(exc.value)
 
 
+def test_an_entry_with_a_bad_checksum_is_named():
+    data = bytearray(make_zip(cats_and_dogs()))
+    at = data.find(png(colour=(20, 20, 200), fmt="JPEG")[100:120])  # inside pets/dog/0.jpg's stored bytes
+    data[at] ^= 0xFF
+    with pytest.raises(ImageZipError, match="pets/dog/0.jpg: cannot be read from the ZIP"):
+        images_from_zip(io.BytesIO(bytes(data)))
+
+
 def test_zip_bombs_are_refused_by_ratio_total_and_entry_count():
     bomb = make_zip(cats_and_dogs(**{"pets/cat/zeros.png": b"\0" * (4 << 20)}), compress=zipfile.ZIP_DEFLATED)
     with pytest.raises(ImageZipError, match=r"pets/cat/zeros.png: compressed \d+:1"):

@@ -103,8 +103,11 @@ def image_entries(zf: zipfile.ZipFile, limits: ZipLimits) -> list[tuple[zipfile.
 
 def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     """The entry's bytes, refusing one that inflates past its declared size (a lying header)."""
-    with zf.open(info) as f:
-        data = f.read(info.file_size + 1)
+    try:
+        with zf.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (RuntimeError, zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:  # encrypted, bad CRC
+        raise ImageZipError(f"{info.filename}: cannot be read from the ZIP ({exc})") from exc
     if len(data) > info.file_size:
         raise ImageZipError(f"{info.filename}: holds more bytes than its header declares")
     return data

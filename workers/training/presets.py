@@ -59,7 +59,8 @@ PRESETS: dict[str, tuple[str, RunConfig]] = {
         ),
     ),
     "fashion_mnist_cnn": (
-        "CNN on Fashion-MNIST: 2 × (conv 3×3 → BN → ReLU → max-pool), 32 and 64 channels, dropout 0.25, Adam, batch 128",
+        "CNN on Fashion-MNIST: 2 × (conv 3×3 → BN → ReLU → max-pool), 32 and 64 channels, dropout 0.25, Adam, "
+        "batch 128",
         _config(
             dataset={"name": "fashion_mnist"},
             model={"arch": "cnn", "hidden": [32, 64], "dropout": 0.25, "batchnorm": True},
