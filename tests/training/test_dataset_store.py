@@ -113,6 +113,15 @@ def test_it_fetches_and_verifies_from_the_sets_url(tmp_path, monkeypatch):
     assert entries(tmp_path / "store") == ["ag_news"]
 
 
+def test_a_failed_download_says_how_to_import_and_leaves_nothing(tmp_path, monkeypatch):
+    s = datasets.SETS["mnist"]
+    monkeypatch.setitem(datasets.SETS, "mnist", datasets.StandardSet(
+        s.name, s.title, s.files, (tmp_path / "nowhere").as_uri() + "/", None, s.classes))
+    with pytest.raises(datasets.DatasetError, match="train-images-idx3-ubyte.gz: cannot download .*datasets import"):
+        datasets.fetch("mnist", tmp_path / "store")
+    assert entries(tmp_path / "store") == []
+
+
 def test_the_command_imports_lists_and_refuses(tmp_path, settings, capsys):
     settings.DATA_DIR = tmp_path / "store"
     source = write_mnist(tmp_path / "usb")

@@ -192,8 +192,12 @@ def _swap_in(new: pathlib.Path, final: pathlib.Path) -> None:
 
 
 def _download(url: str, dest: pathlib.Path, expected: str) -> None:
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-        shutil.copyfileobj(response, out, 1 << 20)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except OSError as exc:  # URLError and timeouts included
+        raise DatasetError(f"{dest.name}: cannot download {url} ({exc}); on a host without internet access, "
+                           f"copy the files by hand and run `manage.py datasets import`") from exc
     got = md5(dest)
     if got != expected:
         raise DatasetError(f"{dest.name}: downloaded file has MD5 {got}, expected {expected}")
