@@ -51,7 +51,7 @@ class Augmenter:
 
     def __init__(self, cfg: Optional[Augment], seed: int):
         self.cfg, self.seed = cfg, seed
-        self.active = cfg is not None and (cfg.crop_padding > 0 or cfg.flip)
+        self.active = cfg is not None and cfg.active
 
     def __call__(self, x: torch.Tensor, epoch: int, step: int) -> torch.Tensor:
         if not self.active:

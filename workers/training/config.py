@@ -76,6 +76,10 @@ class Augment(_Strict):
                                                          "pixels (4 is the CIFAR recipe); 0: no crop.")
     flip: bool = Field(False, description="Random horizontal flip (objects, not digits or text).")
 
+    @property
+    def active(self) -> bool:
+        return bool(self.crop_padding or self.flip)
+
 
 class DatasetConfig(_Strict):
     name: Literal[tuple(DATASETS)] = Field("digits", description="Bundled or generated data; never downloaded.")  # type: ignore[valid-type]
@@ -92,7 +96,8 @@ class DatasetConfig(_Strict):
     vocab_size: int = Field(20000, ge=100, le=200_000, description="Most frequent training-split words kept; "
                                                                    "others become one unknown token (text).")
     max_tokens: int = Field(64, ge=4, le=1024, description="Words kept per text, the rest cut (text).")
-    augment: Optional[Augment] = Field(None, description="Random crop/flip of training images (image datasets).")
+    augment: Augment = Field(default_factory=Augment,
+                             description="Random crop/flip of training images (image datasets); off by default.")
 
     @model_validator(mode="after")
     def _csv_needs_upload(self) -> "DatasetConfig":
@@ -102,7 +107,7 @@ class DatasetConfig(_Strict):
             raise ValueError("upload: dataset 'images' needs 'upload' (an image ZIP of the team)")
         if self.name == "text" and not self.text_column:
             raise ValueError("text_column: dataset 'text' needs the column holding the text")
-        if self.augment is not None and self.name not in IMAGE_DATASETS:
+        if self.augment.active and self.name not in IMAGE_DATASETS:
             raise ValueError(f"augment: augmentation applies to image datasets, not '{self.name}'")
         return self
 
@@ -298,6 +303,11 @@ CHOICE_HELP: dict[str, dict[str, str]] = {
         "lstm": "gated recurrent net; longer sequences",
         "gru": "lighter gated recurrent net",
         "transformer": "self-attention encoder; sequences, needs more data",
+    },
+    "model.pooling": {
+        "last": "the state after the last real step; the classic for rnn/lstm/gru",
+        "mean": "average over the real steps (padding excluded); steadier on long texts",
+        "max": "strongest feature anywhere in the sequence; keyword-like signals",
     },
     "optimizer.name": {
         "gd": "full-batch gradient descent, one step per epoch; small data, smooth curves",
