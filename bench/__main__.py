@@ -29,7 +29,7 @@ sys.path.insert(0, str(BENCH))
 import report  # noqa: E402
 from report import Row  # noqa: E402
 
-SECTIONS = ["training", "logging", "ingestion", "compare", "listing", "queue", "footprint", "browser"]
+SECTIONS = ["training", "logging", "ingestion", "compare", "listing", "queue", "footprint", "browser", "images"]
 MLFLOW_PY = BENCH / ".venv-mlflow" / "bin" / "python"
 
 
@@ -248,6 +248,12 @@ def extra_rows(args, sections: list[str], figures: dict, tmp: pathlib.Path) -> l
             tmp, figures["sqlite"]["listing"], figures["sqlite"].get("compare"), args.quick
         )
         rows += report.browser_rows(figures["browser"], figures["sqlite"])
+    if "images" in sections:
+        say("images: engine vs bare loops on CIFAR-shaped data (bench_images.py)")
+        import bench_images
+
+        figures["images"] = bench_images.measure(args.quick)
+        rows += bench_images.rows(figures["images"])
     if "footprint" in sections:
         say("footprint: make run's processes")
         figures["footprint"] = run_footprint()

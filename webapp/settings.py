@@ -174,6 +174,9 @@ UPLOAD_DIR = Path(os.environ.get("LOSSLAB_UPLOAD_DIR", VAR_DIR / "uploads"))
 UPLOAD_MAX_BYTES = env_int("LOSSLAB_UPLOAD_MAX_MB", 20) * 1024 * 1024
 # Django keeps uploads up to this size in memory, larger ones in a temp file; either way we read at most the limit.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Standard datasets (MNIST, CIFAR-10…) shared by the workers; `manage.py datasets` fills it. The training
+# engine resolves the same default itself (workers.training.datasets.default_data_dir), without Django.
+DATA_DIR = Path(os.environ.get("LOSSLAB_DATA_DIR") or VAR_DIR / "datasets")
 
 # --- Per-user launch limits (429 on the API, a form error on the page); a sweep counts each run.
 RUNS_PER_MINUTE = env_int("LOSSLAB_RUNS_PER_MINUTE", 120)

@@ -22,6 +22,11 @@ NOISE = [
     {
         "dataset.target": "y",
         "dataset.task": "classification",
+        "dataset.text_column": "words",
+        "dataset.vocab_size": 500,
+        "dataset.max_tokens": 16,
+        "model.depth": 2,
+        "model.embed_dim": 8,
         "dataset.preprocessing.one_hot": False,
         "dataset.n_samples": 300,
         "dataset.n_features": 7,
@@ -41,6 +46,11 @@ NOISE = [
     },
     {
         "dataset.task": "regression",
+        "dataset.text_column": "body",
+        "dataset.vocab_size": 900,
+        "dataset.max_tokens": 32,
+        "model.depth": 3,
+        "model.embed_dim": 16,
         "dataset.n_samples": 500,
         "dataset.n_features": 11,
         "model.batchnorm": False,
@@ -66,11 +76,14 @@ def _intents() -> list[tuple[str, dict, dict]]:
     """(id, the intent as an API body would say it, the sweep grid that says it) for every option."""
     out = []
     for name in schema.DATASETS:
-        if name == "csv":
-            continue  # an upload: its own test below
+        if name in ("csv", "images", "text"):
+            continue  # an upload: csv has its own test below
         task = schema.DATASETS[name][0]
         loss = {"name": "mse"} if task == "regression" else {"name": "cross_entropy"}
-        out.append((f"dataset={name}", tiny_config(dataset={"name": name}, loss=loss), {}))
+        # Each dataset with a model that fits it: images need a CNN, texts a sequence model.
+        model = {"arch": "cnn", "hidden": [4]} if name in schema.IMAGE_DATASETS - {"digits"} else {}
+        model = {"arch": "lstm", "hidden": [8]} if name in schema.TEXT_DATASETS else model
+        out.append((f"dataset={name}", tiny_config(dataset={"name": name}, loss=loss, model=model), {}))
     for arch, extra in [
         ("mlp", {}),
         ("cnn", {"dataset": {"name": "digits"}, "model": {"hidden": [4]}}),
@@ -222,3 +235,20 @@ def test_the_migration_recomputes_stored_hashes(alice, experiment):
     assert run.group_hash == fresh.group_hash() and run.config_hash == fresh.config_hash()
     assert run.config == fresh.model_dump(mode="json")
     assert broken.group_hash == "x"  # an invalid stored config is left for the page that shows it
+
+
+@pytest.mark.parametrize(
+    "config,ignored",
+    [
+        ({"dataset": {"name": "iris"}}, {"dataset": {"vocab_size": 500, "max_tokens": 16, "text_column": "t"}}),
+        ({"dataset": {"name": "iris"}, "model": {"arch": "mlp"}}, {"model": {"depth": 3, "embed_dim": 8}}),
+        (
+            {"dataset": {"name": "sequence"}, "model": {"arch": "lstm", "hidden": [8]}},
+            {"model": {"embed_dim": 8}},  # synthetic sequences are not tokens: no word embedding
+        ),
+    ],
+)
+def test_image_and_text_parameters_are_ignored_where_they_do_not_apply(config, ignored):
+    plain = canonical_config(RunConfig.model_validate(config))
+    merged = {**config, **{k: {**config.get(k, {}), **v} for k, v in ignored.items()}}
+    assert canonical_config(RunConfig.model_validate(merged)).group_hash() == plain.group_hash()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import torch
 
@@ -45,3 +47,19 @@ class StopAfter(NullReporter):
 @pytest.fixture
 def reporter() -> NullReporter:
     return NullReporter()
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch, settings):
+    """A dataset store holding every standard set: fixture files installed by `manage.py datasets import`."""
+    from django.core.management import call_command
+
+    from tests.training.standard_fixtures import WRITERS, official_sums_replaced
+
+    settings.DATA_DIR = tmp_path / "store"
+    for name, write in WRITERS.items():
+        source = write(tmp_path / "copied-by-hand" / name)
+        with official_sums_replaced(name, source):
+            call_command("datasets", "import", name, str(source), stdout=io.StringIO())
+    monkeypatch.setenv("LOSSLAB_DATA_DIR", str(settings.DATA_DIR))  # how the engine finds the store
+    return settings.DATA_DIR

@@ -27,12 +27,22 @@ DATASETS: dict[str, tuple[Task, Optional[int]]] = {
     "moons": ("classification", 2),
     "sequence": ("classification", 2),
     "csv": ("classification", None),  # task and classes come from the upload
+    # Standard sets from the shared store (manage.py datasets); their official test split is the validation split.
+    "mnist": ("classification", 10),
+    "fashion_mnist": ("classification", 10),
+    "cifar10": ("classification", 10),
+    "ag_news": ("classification", 4),
+    # A team's own data: a ZIP of class folders decoded at upload (images) or a CSV with a text column (text).
+    "images": ("classification", None),
+    "text": ("classification", None),
 }
 
 # Which datasets each non-tabular architecture can read: digits rows are 8×8 images or 8 steps × 8 features.
-IMAGE_DATASETS = {"digits"}
-SEQUENCE_DATASETS = {"sequence", "digits"}
+IMAGE_DATASETS = {"digits", "mnist", "fashion_mnist", "cifar10", "images"}
+TEXT_DATASETS = {"ag_news", "text"}
+SEQUENCE_DATASETS = {"sequence", "digits"} | TEXT_DATASETS
 SEQUENCE_ARCHS = {"rnn", "lstm", "gru", "transformer"}
+IMAGE_ARCHS = {"cnn", "resnet"}
 
 CLASSIFICATION_LOSSES = {"cross_entropy", "focal", "bce"}
 REGRESSION_LOSSES = {"mse", "mae", "huber"}
@@ -60,6 +70,22 @@ class Preprocessing(_Strict):
     one_hot: bool = Field(True, description="One-hot encode categorical (text) columns of an uploaded CSV.")
 
 
+class Augment(_Strict):
+    """Training-batch augmentation for images, applied on the device to whole batches; never on validation."""
+
+    crop_padding: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="Random crop after zero-padding each side by this many pixels (4 is the CIFAR recipe); 0: no crop.",
+    )
+    flip: bool = Field(False, description="Random horizontal flip (objects, not digits or text).")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop_padding or self.flip)
+
+
 class DatasetConfig(_Strict):
     name: Literal[tuple(DATASETS)] = Field("digits", description="Bundled or generated data; never downloaded.")  # type: ignore[valid-type]
     val_fraction: float = Field(0.2, ge=0.05, le=0.5, description="Share of rows held out for validation.")
@@ -68,20 +94,37 @@ class DatasetConfig(_Strict):
     n_features: int = Field(
         20, ge=3, le=MAX_WIDTH, description="Columns generated for synthetic_classification/regression."
     )
-    upload: Optional[int] = Field(None, ge=1, description="Uploaded CSV id (dataset 'csv' only).")
+    upload: Optional[int] = Field(None, ge=1, description="Uploaded file id (datasets csv, images, text).")
     target: Optional[str] = Field(None, max_length=200, description="Target column of the uploaded CSV.")
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
+    text_column: Optional[str] = Field(None, max_length=200, description="Column holding the text (dataset 'text').")
+    vocab_size: int = Field(
+        20000,
+        ge=100,
+        le=200_000,
+        description="Most frequent training-split words kept; others become one unknown token (text).",
+    )
+    max_tokens: int = Field(64, ge=4, le=1024, description="Words kept per text, the rest cut (text).")
+    augment: Augment = Field(
+        default_factory=Augment, description="Random crop/flip of training images (image datasets); off by default."
+    )
 
     @model_validator(mode="after")
     def _csv_needs_upload(self) -> DatasetConfig:
-        if self.name == "csv" and (self.upload is None or not self.target):
-            raise ValueError("upload: dataset 'csv' needs 'upload' and 'target'")
+        if self.name in ("csv", "text") and (self.upload is None or not self.target):
+            raise ValueError(f"upload: dataset '{self.name}' needs 'upload' and 'target'")
+        if self.name == "images" and self.upload is None:
+            raise ValueError("upload: dataset 'images' needs 'upload' (an image ZIP of the team)")
+        if self.name == "text" and not self.text_column:
+            raise ValueError("text_column: dataset 'text' needs the column holding the text")
+        if self.augment.active and self.name not in IMAGE_DATASETS:
+            raise ValueError(f"augment: augmentation applies to image datasets, not '{self.name}'")
         return self
 
 
 class ModelConfig(_Strict):
-    arch: Literal["mlp", "cnn", "rnn", "lstm", "gru", "transformer"] = Field(
-        "mlp", description="mlp for tables; cnn for digit images; rnn/lstm/gru/transformer for sequences."
+    arch: Literal["mlp", "cnn", "resnet", "rnn", "lstm", "gru", "transformer"] = Field(
+        "mlp", description="mlp for tables; cnn or resnet for images; rnn/lstm/gru/transformer for sequences and text."
     )
     hidden: list[int] = Field(
         default_factory=lambda: [256, 128],
@@ -93,6 +136,19 @@ class ModelConfig(_Strict):
     batchnorm: bool = Field(True, description="Batch normalisation after each hidden layer (mlp, cnn).")
     activation: Literal["relu", "tanh", "gelu", "sigmoid", "leaky_relu"] = "relu"
     heads: int = Field(4, ge=1, le=16, description="Attention heads (transformer); must divide the width.")
+    depth: int = Field(
+        1,
+        ge=1,
+        le=18,
+        description="Convs per block (cnn) or residual blocks per stage (resnet: "
+        "3 with hidden [16, 32, 64] is ResNet-20).",
+    )
+    embed_dim: int = Field(64, ge=4, le=1024, description="Word embedding width (rnn/lstm/gru on text).")
+    pooling: Literal["last", "mean", "max"] = Field(
+        "last",
+        description="How a sequence becomes one vector: last step (rnn/lstm/gru), mean or max over steps "
+        "('last' is the mean for a transformer).",
+    )
 
     @model_validator(mode="after")
     def _widths_in_range(self) -> ModelConfig:
@@ -197,10 +253,19 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _arch_fits_dataset(self) -> RunConfig:
         arch, name = self.model.arch, self.dataset.name
-        if arch == "cnn" and name not in IMAGE_DATASETS:
-            raise ValueError(f"model.arch: cnn needs image data (digits), not dataset '{name}'")
+        if arch in IMAGE_ARCHS and name not in IMAGE_DATASETS:
+            raise ValueError(
+                f"model.arch: {arch} needs image data ({', '.join(sorted(IMAGE_DATASETS))}), not dataset '{name}'"
+            )
         if arch in SEQUENCE_ARCHS and name not in SEQUENCE_DATASETS:
-            raise ValueError(f"model.arch: {arch} needs sequence data (sequence or digits), not dataset '{name}'")
+            raise ValueError(
+                f"model.arch: {arch} needs sequences or text ({', '.join(sorted(SEQUENCE_DATASETS))}), "
+                f"not dataset '{name}'"
+            )
+        if name in TEXT_DATASETS and arch not in SEQUENCE_ARCHS:
+            raise ValueError(f"model.arch: text ('{name}') needs rnn, lstm, gru or transformer, not {arch}")
+        if self.model.pooling != "last" and arch not in SEQUENCE_ARCHS:
+            raise ValueError(f"model.pooling: applies to rnn/lstm/gru/transformer, not {arch}")
         return self
 
     @property
@@ -227,19 +292,27 @@ class RunConfig(_Strict):
 # Parameters that a choice ignores, as (dotted path, "is it ignored by this config?"). Each is reset to
 # its default by `canonical_config`, so that it cannot split one configuration into two groups. Only what
 # the engine is known to ignore is listed: a new dataset or architecture keeps all its parameters.
-FIXED_SIZE_DATASETS = {"digits", "iris", "wine", "breast_cancer", "diabetes", "csv"}
+STORED_DATASETS_FIXED = {"mnist", "fashion_mnist", "cifar10", "ag_news", "images", "text"}
+FIXED_SIZE_DATASETS = {"digits", "iris", "wine", "breast_cancer", "diabetes", "csv"} | STORED_DATASETS_FIXED
+UPLOADED_DATASETS = {"csv", "images", "text"}
 NO_MOMENTUM_OPTIMIZERS = {"gd", "sgd", "adagrad", "adam", "adamw"}
 DEFAULT_MOMENTUM = 0.9  # what momentum/nesterov use when momentum is left at 0 (workers/training/optim.py)
 _UNUSED: list[tuple[str, Callable[[RunConfig], bool]]] = [
     ("dataset.task", lambda c: c.dataset.name != "csv"),
-    ("dataset.upload", lambda c: c.dataset.name != "csv"),
-    ("dataset.target", lambda c: c.dataset.name != "csv"),
+    ("dataset.upload", lambda c: c.dataset.name not in UPLOADED_DATASETS),
+    ("dataset.target", lambda c: c.dataset.name not in ("csv", "text")),
+    ("dataset.text_column", lambda c: c.dataset.name != "text"),
+    ("dataset.vocab_size", lambda c: c.dataset.name not in TEXT_DATASETS),
+    ("dataset.max_tokens", lambda c: c.dataset.name not in TEXT_DATASETS),
     ("dataset.preprocessing.one_hot", lambda c: c.dataset.name != "csv"),
     ("dataset.n_samples", lambda c: c.dataset.name in FIXED_SIZE_DATASETS),
     ("dataset.n_features", lambda c: c.dataset.name in FIXED_SIZE_DATASETS | {"moons", "sequence"}),
     ("model.batchnorm", lambda c: c.model.arch in SEQUENCE_ARCHS),
     ("model.activation", lambda c: c.model.arch in SEQUENCE_ARCHS - {"transformer"}),
-    ("model.heads", lambda c: c.model.arch in {"mlp", "cnn", "rnn", "lstm", "gru"}),
+    ("model.heads", lambda c: c.model.arch in {"mlp", "cnn", "resnet", "rnn", "lstm", "gru"}),
+    ("model.depth", lambda c: c.model.arch not in IMAGE_ARCHS),
+    # A word embedding's width: recurrent models on text only (a transformer embeds to its own width).
+    ("model.embed_dim", lambda c: not (c.model.arch in {"rnn", "lstm", "gru"} and c.dataset.name in TEXT_DATASETS)),
     ("optimizer.momentum", lambda c: c.optimizer.name in NO_MOMENTUM_OPTIMIZERS),
     ("batch_size", lambda c: c.optimizer.name == "gd"),
     ("schedule.gamma", lambda c: c.schedule.name not in ("exponential", "step")),
@@ -302,6 +375,12 @@ CHOICE_HELP: dict[str, dict[str, str]] = {
         "moons": "two interleaving half-circles (binary, non-linear)",
         "sequence": "generated sequences for rnn/lstm/gru/transformer",
         "csv": "an uploaded CSV of your team (pick upload and target)",
+        "mnist": "MNIST handwritten digits, 28×28, 60,000 + 10,000 test (from the worker's dataset store)",
+        "fashion_mnist": "Fashion-MNIST clothing, 28×28, 60,000 + 10,000 test (dataset store)",
+        "cifar10": "CIFAR-10 objects, 32×32 colour, 50,000 + 10,000 test (dataset store)",
+        "ag_news": "AG News topics from headline + description, 120,000 + 7,600 test (dataset store)",
+        "images": "an image ZIP of your team (one folder per class)",
+        "text": "an uploaded CSV with a text column and a label column",
     },
     "model.activation": {
         "relu": "the default",
@@ -323,11 +402,17 @@ CHOICE_HELP: dict[str, dict[str, str]] = {
     },
     "model.arch": {
         "mlp": "dense layers; tabular data",
-        "cnn": "convolutions over 8×8 digit images",
+        "cnn": "conv–BN–activation–pool blocks over images; width per block, depth convs each",
+        "resnet": "residual network with a CIFAR stem; stage widths in hidden, depth blocks per stage",
         "rnn": "plain recurrent net; short sequences",
         "lstm": "gated recurrent net; longer sequences",
         "gru": "lighter gated recurrent net",
         "transformer": "self-attention encoder; sequences, needs more data",
+    },
+    "model.pooling": {
+        "last": "the state after the last real step; the classic for rnn/lstm/gru",
+        "mean": "average over the real steps (padding excluded); steadier on long texts",
+        "max": "strongest feature anywhere in the sequence; keyword-like signals",
     },
     "optimizer.name": {
         "gd": "full-batch gradient descent, one step per epoch; small data, smooth curves",

@@ -17,31 +17,13 @@ import torch
 from sklearn import datasets as skd
 from sklearn.model_selection import train_test_split
 
-from .config import SEQUENCE_ARCHS, RunConfig, Task
+from .batches import Dataset
+from .config import IMAGE_DATASETS, SEQUENCE_ARCHS, TEXT_DATASETS, RunConfig, Task
 from .csvdata import read_csv_table
+from .mediadata import image_dataset, text_dataset
 
 # The synthetic sequence task: SEQ_LEN steps of SEQ_FEATURES features.
 SEQ_LEN, SEQ_FEATURES = 12, 3
-
-
-@dataclass
-class Dataset:
-    """Training and validation tensors (on the CPU) ready for a model.
-
-    `input_shape` is one sample's shape as the model sees it: (features,) for
-    an MLP, (1, 8, 8) for a CNN, (steps, features) for a sequence model.
-    Regression targets are standardised when normalisation is on; `y_scale`
-    converts errors back to the target's own units.
-    """
-
-    X_train: torch.Tensor
-    y_train: torch.Tensor
-    X_val: torch.Tensor
-    y_val: torch.Tensor
-    task: Task
-    n_classes: Optional[int]
-    input_shape: tuple[int, ...]
-    y_scale: float = 1.0
 
 
 @dataclass
@@ -181,7 +163,12 @@ def load_dataset(config: RunConfig, data_dir: Optional[pathlib.Path] = None) -> 
     """Load, clean, split, impute and scale the configured dataset; return CPU tensors.
 
     The split is stratified for classification and depends on the config's seed.
+    Image and text sets (standard or uploaded) are built in `mediadata`.
     """
+    if config.dataset.name in TEXT_DATASETS:
+        return text_dataset(config, data_dir)
+    if config.dataset.name in IMAGE_DATASETS - {"digits"}:
+        return image_dataset(config, data_dir)
     pre = config.dataset.preprocessing
     raw = clean(raw_data(config, data_dir), impute=pre.impute, drop_duplicates=pre.drop_duplicates)
     raw.X = raw.X.astype(np.float64)

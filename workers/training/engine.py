@@ -22,6 +22,8 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .augment import Augmenter
+from .batches import TrainBatches
 from .config import RunConfig
 from .data import baseline_loss, load_dataset
 from .health import GradHealth
@@ -99,10 +101,12 @@ class _Run:
         dev = self.device
         self.X, self.y = data.X_train.to(dev), data.y_train.to(dev)
         self.Xv, self.yv = data.X_val.to(dev), data.y_val.to(dev)
+        # Draws (and for images normalises, augments, or streams from the host) each training batch.
+        self.batches = TrainBatches(self.X, Augmenter(config.dataset.augment, config.seed))
         self.loss_fn = build_loss(config.loss, data.task, data.n_classes)
         n_out = n_outputs(config.loss.name, data.task, data.n_classes)
         self.baseline = baseline_loss(self.loss_fn, data.y_train, data.y_val, n_out, data.task)
-        self.model = build_model(config.model, data.input_shape, n_out).to(dev)
+        self.model = build_model(config.model, data.input_shape, n_out, data.vocab_size).to(dev)
         self.grad_norms = GroupNorms(layer_groups(self.model))
         self.weights = penalized_weights(self.model)
         self.opt = build_optimizer(self.model.parameters(), config.optimizer)
@@ -150,7 +154,7 @@ class _Run:
                 return "stopped", {}
             idx = perm[i * bs : (i + 1) * bs]
             yb = self.y[idx]
-            out, loss = self.step(self.X[idx], yb, sample_grads=i % grad_every == 0)
+            out, loss = self.step(self.batches(perm, i, bs, epoch), yb, sample_grads=i % grad_every == 0)
             pending.append(loss)
             if classify:
                 outs.append((out, yb))
