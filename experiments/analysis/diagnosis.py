@@ -81,6 +81,8 @@ LARGE_GAP = 0.25  # a converged run whose val loss exceeds train by this share o
 EXPLODE_RATIO = 2.0  # train loss above 2x the trivial loss is an explosion (init sits near 1x)
 COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
 COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
+MEMORISED = 0.005  # a training loss under 0.5 % of the trivial loss has learnt the training set by heart...
+MEMORISED_RATIO = 10.0  # ...and a val loss 10x that level (or more) says it does not carry over: overfitting
 DIVERGE_GROWTH = 3.0  # a finite loss several (3) times its start, and rising, has diverged
 NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
@@ -323,9 +325,19 @@ def _classify(f: dict, finished: bool) -> str:
         return "still_improving"
     if f["gap_end"] > LARGE_GAP * base and f["sl"][-1] < 0.5 * f["sv"][-1]:
         return "overfitting"  # no rise, but a large generalization gap: high variance
+    if _memorised(f):
+        return "overfitting"  # no rise, but the training set is learnt by heart and val stays far above it
     if f["sl"][-1] > f["line"]:
-        return "underfitting"  # converged, but where this experiment knows a far lower loss is reachable
+        # Never a good fit above the line: still learning (train and val falling, val near its best) or stuck.
+        learning = f["train_drop_strip"] >= PLATEAU_DROP and f["recent_rel"] > 0 and not f["gl_end"] > GL_ALPHA
+        return "still_improving" if learning else "underfitting"
     return "good_fit"
+
+
+def _memorised(f: dict) -> bool:
+    """A training loss near zero with a validation loss many times higher: variance, even without a rise."""
+    level = f["sl"][-1]
+    return level < MEMORISED * f["base"] and f["sv"][-1] >= MEMORISED_RATIO * max(level, 1e-12)
 
 
 def _noisy(f: dict) -> bool:
@@ -474,7 +486,8 @@ def _reason(verdict: str, ev: dict) -> str:
     if verdict == "overfitting" and (ev.get("smoothed_generalization_loss") or 0) <= GL_OVERFIT:
         return (
             f"the validation loss settled far above the training loss (a gap of "
-            f"{_fmt(ev.get('smoothed_train_val_gap'), '.3g')}): the model fits the training data much better"
+            f"{_fmt(ev.get('smoothed_train_val_gap'), '.3g')}, training loss "
+            f"{_fmt(ev.get('train_loss_level'), '.2g')}): the model learnt the training set by heart"
         )
     if verdict == "overfitting":
         return (

@@ -19,6 +19,7 @@ from experiments.analysis.diagnosis import (
     GL_ALPHA,
     GL_OVERFIT,
     LARGE_GAP,
+    MEMORISED,
     NOISE_AMPLITUDE,
     NOISE_SIGN_CHANGES,
     UNDERFIT_RATIO,
@@ -114,8 +115,9 @@ def check_evidence(verdict: str, ev: dict, nonfinite: bool) -> None:
         above_line = ev["train_loss_level"] >= ev["underfitting_line"] - 1e-3
         assert above_line or ev["train_relative_to_baseline"] >= UNDERFIT_RATIO - 1e-3, ev
     if verdict == "overfitting":
-        gl, gap = ev["smoothed_generalization_loss"], ev["smoothed_train_val_gap"]
-        assert (gl is not None and gl > GL_OVERFIT) or gap >= LARGE_GAP * ev["baseline_loss"] - 1e-3, ev
+        gl, gap, level = ev["smoothed_generalization_loss"], ev["smoothed_train_val_gap"], ev["train_loss_level"]
+        memorised = level <= MEMORISED * ev["baseline_loss"] + 1e-4 and gap > 0
+        assert (gl is not None and gl > GL_OVERFIT) or gap >= LARGE_GAP * ev["baseline_loss"] - 1e-3 or memorised, ev
     if verdict == "unstable":
         zigzag = ev["noise"] >= NOISE_AMPLITUDE and ev["noise_sign_changes"] >= NOISE_SIGN_CHANGES
         went_up = ev["generalization_loss"] is not None and ev["generalization_loss"] > GL_ALPHA

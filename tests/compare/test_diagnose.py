@@ -218,3 +218,24 @@ def test_a_real_run_ends_with_a_verdict_and_its_page_shows_it(start_worker, alic
     assert api["verdict"] == run.verdict
     page = alice_client.get(f"/experiments/{experiment.pk}/").content.decode()
     assert f"verdict-{run.verdict}" in page
+
+
+@pytest.mark.integration
+def test_a_real_run_is_diagnosed_against_the_experiments_earlier_run_and_its_config(start_worker, experiment):
+    from experiments.models import Run
+    from experiments.services import run_launch
+    from tests.helpers import tiny_config, wait_for
+
+    start_worker("w1")
+
+    def finished_run(**overrides):
+        run = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config(epochs=4, **overrides))
+        return wait_for(lambda: (r := Run.objects.get(pk=run.pk)).is_finished and r, timeout=90, message="the run")
+
+    first = finished_run()
+    assert first.summary["min_train_loss"] > 0
+    assert first.summary["diagnosis"]["evidence"]["experiment_best_train_loss"] is None
+    second = finished_run(seed=1, regularization={"early_stopping_patience": 3})
+    evidence = second.summary["diagnosis"]["evidence"]
+    assert evidence["experiment_best_train_loss"] == pytest.approx(first.summary["min_train_loss"], abs=1e-4)
+    assert not any("early_stopping_patience" in s for s in second.summary["diagnosis"]["suggestions"])
