@@ -226,3 +226,17 @@ def test_a_validation_loss_of_exactly_zero_gives_no_generalization_loss_and_no_n
     evidence = d.as_dict()["evidence"]
     assert evidence["generalization_loss"] is None and evidence["smoothed_generalization_loss"] is None
     json.dumps(d.as_dict(), allow_nan=False)
+
+
+def test_a_training_set_learnt_by_heart_with_a_far_higher_val_loss_is_overfitting():
+    # A wide CNN without regularisation: train loss ~0, val loss flat at 40x that, no rise to speak of.
+    d = diagnose(decay(2.0, 0.0002, 2), decay(2.0, 0.08, 2), baseline_loss=BASE)
+    assert d.verdict == "overfitting"
+    assert "by heart" in d.evidence["reason"]
+
+
+def test_above_the_underfitting_line_a_run_that_is_still_learning_is_still_improving():
+    val = [1.4 * (1 - 0.0045 * i) for i in range(15)]  # slow but steady, train and val together
+    d = diagnose([v - 0.01 for v in val], val, baseline_loss=BASE, experiment_best_train_loss=0.1)
+    assert d.verdict == "still_improving", d.evidence
+    assert d.evidence["train_loss_level"] > d.evidence["underfitting_line"]
