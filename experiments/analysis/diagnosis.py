@@ -376,11 +376,12 @@ def _collapsed(f: dict) -> bool:
 def _underfitting(f: dict, improving: bool) -> bool:
     """Close to the trivial loss and not getting anywhere, or a high plateau with no gap."""
     base, level = f["base"], f["sl"][-1]
-    if level >= UNDERFIT_RATIO * base and not improving:
+    # "Stopped falling" must be true: a training loss still dropping a few % per strip is slow, not stuck.
+    plateau = f["train_drop_strip"] < PLATEAU_DROP and not improving
+    if level >= UNDERFIT_RATIO * base and plateau:
         return True
     # A plateau is judged over a whole training strip, so it needs more epochs than one strip.
     long_enough = f["n_finite"] > STRIP
-    plateau = f["train_drop_strip"] < PLATEAU_DROP and not improving
     return long_enough and plateau and level > f["line"] and abs(f["gap_end"]) < SMALL_GAP * base
 
 

@@ -240,3 +240,12 @@ def test_above_the_underfitting_line_a_run_that_is_still_learning_is_still_impro
     d = diagnose([v - 0.01 for v in val], val, baseline_loss=BASE, experiment_best_train_loss=0.1)
     assert d.verdict == "still_improving", d.evidence
     assert d.evidence["train_loss_level"] > d.evidence["underfitting_line"]
+
+
+def test_a_slow_run_near_the_trivial_loss_whose_train_loss_still_falls_is_not_called_stuck():
+    # A CNN at a low learning rate: 15 epochs in, train still falls 0.5 %/epoch, val 0.4 %/epoch.
+    train = [BASE * (1 - 0.005 * i) for i in range(15)]
+    val = [BASE * (1 - 0.004 * i) for i in range(15)]
+    d = diagnose(train, val, baseline_loss=BASE)
+    assert d.verdict == "still_improving", d.evidence
+    assert "stopped falling" not in d.evidence["reason"]
