@@ -22,8 +22,8 @@ import traceback
 from django.conf import settings
 from django.db import close_old_connections
 
-from experiments import queue
-from experiments.analysis.history import diagnose_history
+from experiments import queue, selectors
+from experiments.analysis.history import diagnose_history, min_train_loss
 from experiments.metric_store import compact, read_series
 from experiments.models import Run
 from workers.device import device_info, device_usage, release_device
@@ -57,8 +57,11 @@ class DbReporter:
     METRIC_FLUSH_S, whatever the epoch length, and always before a checkpoint is written.
     """
 
-    def __init__(self, run_id: int, attempt: int, task: str, baseline: float | None = None):
+    def __init__(
+        self, run_id: int, attempt: int, task: str, config: dict | None = None, reference: float | None = None
+    ):
         self.run_id, self.attempt, self.task = run_id, attempt, task
+        self.config, self.reference = config, reference  # what the diagnosis reads beside the curves
         self.buffer: list[tuple[int, str, float, float]] = []
         self.last_flush = -math.inf  # the first point is written at once: the page shows the run has started
         self.stop_event = threading.Event()
@@ -112,7 +115,15 @@ class DbReporter:
     def summary_and_verdict(
         self, *, finished: bool, grad_health: str | None = None, diverged: bool = False
     ) -> tuple[dict, str]:
-        return summarize(self.history, task=self.task, finished=finished, grad_health=grad_health, diverged=diverged)
+        return summarize(
+            self.history,
+            task=self.task,
+            finished=finished,
+            grad_health=grad_health,
+            diverged=diverged,
+            config=self.config,
+            experiment_best_train_loss=self.reference,
+        )
 
 
 def _epoch_history(run_id: int, *, upto_step: int) -> dict[int, dict[str, float]]:
@@ -136,8 +147,14 @@ def summarize(
     finished: bool,
     grad_health: str | None = None,
     diverged: bool = False,
+    config: dict | None = None,
+    experiment_best_train_loss: float | None = None,
 ) -> tuple[dict, str]:
-    """Best and final epoch metrics and the diagnosis (live while training, final at the end)."""
+    """Best and final epoch metrics and the diagnosis (live while training, final at the end).
+
+    `config` keeps the suggestions to what the run does not already do; `experiment_best_train_loss`
+    (another run's lowest training loss on the same data) lowers the diagnosis's underfitting line.
+    """
     summary: dict = {}
     epochs = sorted(history)
     if epochs:
@@ -145,7 +162,16 @@ def summarize(
         finite = [(v, e) for v, e in zip(val, epochs) if v is not None and math.isfinite(v)]
         best_epoch = min(finite)[1] if finite else epochs[-1]
         summary = {"final": history[epochs[-1]], "best": history[best_epoch], "best_epoch": best_epoch}
-    diagnosis = diagnose_history(history, task=task, finished=finished, grad_health=grad_health, diverged=diverged)
+        summary["min_train_loss"] = min_train_loss(history)
+    diagnosis = diagnose_history(
+        history,
+        task=task,
+        finished=finished,
+        grad_health=grad_health,
+        diverged=diverged,
+        config=config,
+        experiment_best_train_loss=experiment_best_train_loss,
+    )
     if diagnosis is None:
         return summary, ""
     summary["diagnosis"] = diagnosis
@@ -179,7 +205,8 @@ def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
     run = Run.objects.get(pk=run_id)
     config = RunConfig.model_validate(run.config)
-    reporter = DbReporter(run_id, attempt, config.task)
+    reference = selectors.experiment_best_train_loss(run=run)
+    reporter = DbReporter(run_id, attempt, config.task, config=run.config, reference=reference)
     checkpoint_dir = settings.CHECKPOINT_DIR / str(run_id)
     beat = Heartbeat(reporter)
     beat.start()

@@ -7,21 +7,35 @@ trains.
 The classifier follows the order of the research notes (research file B2),
 each test looking only at runs the earlier tests let through:
 
-1. **diverged**: a non-finite loss, or a training loss that exploded (far above
-   the trivial predictor's loss) and never came back, that climbed back to
-   the trivial loss after having been well below it, or that zig-zags at or
-   above the trivial loss.
-2. **underfitting**: the training loss is no longer falling meaningfully and
+1. **diverged**: a loss became non-finite, or the training loss grew without
+   bound (several times its starting value and still rising).
+2. **unstable, collapsed to chance**: a finite training loss that exploded far
+   above the trivial predictor's loss and came back only to it, that climbed
+   back to the trivial loss after having been well below it, or that zig-zags
+   at or above it. The evidence says ``collapsed_to_chance``.
+3. **underfitting**: the training loss is no longer falling meaningfully and
    is still close to the trivial predictor's loss (>= 90 %), or has plateaued
-   above half of it with a small train-val gap.
-3. **overfitting**: Prechelt's generalization loss GL (how far the validation
+   above the *underfitting line* with a small train-val gap. The line is 60 %
+   of the trivial loss, lowered to a third of the way from the best training
+   loss reached on the same data in the same experiment (when the caller
+   knows it) up to the trivial loss: a model that plateaus at half the
+   trivial loss where a bigger one reached a tenth is starved.
+4. **overfitting**: Prechelt's generalization loss GL (how far the validation
    loss has risen above its best, in %) is large on the smoothed curve, while
    the training loss kept falling and the train-val gap widened.
-4. **unstable**: the validation loss zig-zags (most successive differences
+5. **unstable**: the validation loss zig-zags (most successive differences
    change sign) with a large amplitude around its running median, measured
    against its level (but at least a quarter of the trivial loss).
-5. **still_improving** when the validation loss is still falling
-   meaningfully at the end, otherwise **good_fit**.
+6. **still_improving** when the validation loss is still falling
+   meaningfully at the end and sits within GL_ALPHA % of its best, otherwise
+   **good_fit**, unless the training loss sits above the underfitting line
+   (then **underfitting**: a good fit is never above it).
+
+The train-val gap and the training loss's level are read from
+``train_eval_loss`` (the model in eval mode on a fixed sample of the training
+split, measured like the validation loss) when the run has it; the running
+``train_loss`` (averaged over the epoch's batches, with dropout on) stands in
+otherwise and still decides divergence.
 
 ``finished=False`` judges the curve so far by the same rules; only a run of
 fewer than MIN_EPOCHS epochs is treated differently (too young: still
@@ -47,6 +61,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from experiments.analysis.advice import suggest
+
 VERDICTS = ("overfitting", "underfitting", "good_fit", "diverged", "unstable", "still_improving")
 
 # Heuristic thresholds (research file B2), tuned on the labelled curves.
@@ -57,13 +73,17 @@ UNDERFIT_RATIO = 0.9  # train loss >= 90 % of the trivial loss: under 10 % of th
 # B2 proposes 0.5; on the labelled set, converged runs on noisy data (two moons)
 # sit at 0.51-0.54 of the trivial loss while genuinely capacity-starved runs
 # plateau at 0.63 and above.
-PLATEAU_RATIO = 0.6  # a plateau above this share of the trivial loss is underfitting too...
+PLATEAU_RATIO = 0.6  # a plateau above this share of the trivial loss is underfitting too (the underfitting line)...
+REF_SHARE = 1 / 3  # ...or above a third of the way from the experiment's best training loss to the trivial loss...
 PLATEAU_DROP = 0.01  # ...when the last strip improved the train loss by under 1 %
 SMALL_GAP = 0.1  # ...and the train-val gap is under 10 % of the trivial loss
 LARGE_GAP = 0.25  # a converged run whose val loss exceeds train by this share of the trivial loss
 EXPLODE_RATIO = 2.0  # train loss above 2x the trivial loss is an explosion (init sits near 1x)
 COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
 COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
+MEMORISED = 0.005  # a training loss under 0.5 % of the trivial loss has learnt the training set by heart...
+MEMORISED_RATIO = 10.0  # ...and a val loss 10x that level (or more) says it does not carry over: overfitting
+DIVERGE_GROWTH = 3.0  # a finite loss several (3) times its start, and rising, has diverged
 NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
 NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
@@ -95,6 +115,9 @@ def diagnose(
     baseline_loss: float | None = None,
     finished: bool = True,
     grad_health: str | None = None,
+    train_eval_loss: Sequence[float | None] | None = None,
+    config: dict | None = None,
+    experiment_best_train_loss: float | None = None,
 ) -> Diagnosis:
     """Classify a run from its per-epoch train and validation losses.
 
@@ -106,18 +129,36 @@ def diagnose(
     only sharpens the suggestions. ``task`` is recorded in the evidence; pass
     the matching ``baseline_loss`` (validation MSE of the training mean, or
     cross-entropy of the training class prior); without it the first epoch's
-    training loss stands in (see the module docstring). Raises ``ValueError`` when the two curves
-    differ in length or are empty (there is nothing to diagnose yet).
+    training loss stands in (see the module docstring).
+
+    ``train_eval_loss`` (one per epoch, like the others) is the training
+    split measured like the validation split; when given, the gap and the
+    training loss's level are read from it. ``config`` (the run config as a
+    dict) keeps the suggestions to what the run does not already do;
+    ``experiment_best_train_loss`` (the lowest training loss another run
+    reached on the same data) lowers the underfitting line.
+
+    Raises ``ValueError`` when the curves differ in length or are empty
+    (there is nothing to diagnose yet).
     """
     train, val = _as_array(train_loss, "train_loss"), _as_array(val_loss, "val_loss")
     if len(train) != len(val):
         raise ValueError(f"train_loss and val_loss must have one value per epoch each, got {len(train)} and {len(val)}")
     if not len(train):
         raise ValueError("train_loss and val_loss are empty: no epoch to diagnose yet")
-    f = _features(train, val, task, baseline_loss)
+    fit = None
+    if train_eval_loss is not None:
+        fit = _as_array(train_eval_loss, "train_eval_loss")
+        if len(fit) != len(train):
+            raise ValueError(f"train_eval_loss must have one value per epoch, got {len(fit)} for {len(train)} epochs")
+    f = _features(train, val, fit, task, baseline_loss, _positive(experiment_best_train_loss))
     verdict = _classify(f, finished)
     evidence = _evidence(f, verdict, finished, grad_health)
-    return Diagnosis(verdict, evidence, _suggest(verdict, f, finished, grad_health))
+    return Diagnosis(verdict, evidence, suggest(verdict, evidence, config or {}))
+
+
+def _positive(x: float | None) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) and x >= 0 else None
 
 
 def _as_array(values: Sequence[float | None], name: str) -> np.ndarray:
@@ -144,41 +185,67 @@ def _smooth(y: np.ndarray, width: int = 5) -> np.ndarray:
     return out
 
 
-def _features(train: np.ndarray, val: np.ndarray, task: str, baseline_loss: float | None) -> dict:
-    """Every number the rules and the evidence need, computed once."""
+def _features(
+    train: np.ndarray,
+    val: np.ndarray,
+    fit: np.ndarray | None,
+    task: str,
+    baseline_loss: float | None,
+    ref: float | None,
+) -> dict:
+    """Every number the rules and the evidence need, computed once.
+
+    ``train`` (the running loss) decides divergence; ``level`` (the eval-mode training loss where
+    measured, else the running one) gives the gap and how far training got.
+    """
     n = len(train)
     finite = np.isfinite(train) & np.isfinite(val)
     first_bad = int(np.argmin(finite)) if not finite.all() else None
     f: dict = {"n": n, "task": task, "first_bad": first_bad, "train": train, "val": val}
     given = baseline_loss is not None and math.isfinite(baseline_loss) and baseline_loss > 0
     first_train = train[np.isfinite(train)][0] if np.isfinite(train).any() else math.nan
-    f["base"] = float(baseline_loss) if given else float(first_train)
+    f["base"] = base = float(baseline_loss) if given else float(first_train)
     f["base_source"] = "given" if given else "first_epoch_train_loss"
+    measured = fit is not None and bool(np.isfinite(fit).any())
+    level = np.where(np.isfinite(fit), fit, train) if measured else train
+    f["gap_source"] = "train_eval_loss" if measured else "train_loss"
+    f["ref"] = ref
+    f["line"] = _underfitting_line(base, ref)
     if first_bad is not None:
         # Features of the finite prefix only; the rest is divergence.
-        train, val = train[:first_bad], val[:first_bad]
+        train, val, level = train[:first_bad], val[:first_bad], level[:first_bad]
     f["n_finite"] = m = len(train)
     if m == 0:
         return f
     width = 5 if m >= 2 * STRIP else 3  # a wide window would flatten a short curve entirely
-    sv, st = _smooth(val, width), _smooth(train, width)
+    sv, st, sl = _smooth(val, width), _smooth(train, width), _smooth(level, width)
     best = int(np.argmin(val))
     sbest = int(np.argmin(sv))
     f.update(
         best=best,
         best_val=float(val[best]),
         last_train=float(train[-1]),
+        last_level=float(level[-1]),
         last_val=float(val[-1]),
         sv=sv,
         st=st,
+        sl=sl,
         sbest=sbest,
     )
     f.update(_generalization(val, sv, sbest))
-    f.update(_trend(train, val, sv, st, f["base"]))
-    f["gap_end"] = float(sv[-1] - st[-1])
-    f["gap_best"] = float(sv[sbest] - st[sbest])
-    f.update(_noise(val, f["base"]))
+    f.update(_trend(train, level, sv, sl, base))
+    f["gap_end"] = float(sv[-1] - sl[-1])
+    f["gap_best"] = float(sv[sbest] - sl[sbest])
+    f.update(_noise(val, base))
     return f
+
+
+def _underfitting_line(base: float, ref: float | None) -> float:
+    """Training-loss level above which a plateau is underfitting (see the module docstring)."""
+    line = PLATEAU_RATIO * base
+    if ref is not None and ref < base:
+        line = min(line, ref + REF_SHARE * (base - ref))
+    return line
 
 
 def _generalization(val: np.ndarray, sv: np.ndarray, sbest: int) -> dict:
@@ -198,11 +265,11 @@ def _generalization(val: np.ndarray, sv: np.ndarray, sbest: int) -> dict:
     }
 
 
-def _trend(train: np.ndarray, val: np.ndarray, sv: np.ndarray, st: np.ndarray, base: float) -> dict:
+def _trend(train: np.ndarray, level: np.ndarray, sv: np.ndarray, sl: np.ndarray, base: float) -> dict:
     """Is training still making progress (Prechelt's P_k, recent val drop), and how far did train move."""
     m = len(train)
     k = min(STRIP, m)
-    strip = train[-k:]
+    strip = level[-k:]
     # Recent val improvement per epoch over the last quarter (2-10 epochs), relative to the
     # current level and to the trivial loss: both must be meaningful to call it improving.
     w = min(max(2, min(10, m // 4)), m - 1)
@@ -210,12 +277,13 @@ def _trend(train: np.ndarray, val: np.ndarray, sv: np.ndarray, st: np.ndarray, b
     drop = float(start - sv[-1])
     return {
         "p_k": float(1000 * (strip.mean() / strip.min() - 1)) if strip.min() > 0 else math.inf,
-        "train_drop_strip": float(1 - st[-1] / st[-k]) if m > 1 and st[-k] > 0 else 0.0,
+        "train_drop_strip": float(1 - sl[-1] / sl[-k]) if m > 1 and sl[-k] > 0 else 0.0,
         "recent_rel": drop / start / w if w and start > 0 else 0.0,
         "recent_abs": drop / base / w if w and base > 0 else 0.0,
         "train_max": float(train.max()),
         "train_min_before_end": float(train[: max(1, m - 3)].min()),
-        "train_last3": float(train[-3:].min()),
+        "train_last3": train[-3:],
+        "train_rising": m > k and bool(_smooth(train, 3)[-1] > _smooth(train, 3)[-k]),
     }
 
 
@@ -235,12 +303,18 @@ def _classify(f: dict, finished: bool) -> str:
     """Apply the rules in order; the first that fires wins."""
     if _diverged(f):
         return "diverged"
+    if f["n_finite"] and _collapsed(f):
+        return "unstable"
     m, base = f["n_finite"], f["base"]
     improving = f["recent_rel"] >= IMPROVING_REL and f["recent_abs"] >= IMPROVING_ABS
+    # A val loss well above its best is not "still falling", whatever its last few epochs did.
+    improving = improving and not f["gl_end"] > GL_ALPHA
     if m < MIN_EPOCHS:
         # Too young to read a trend: only a finished run stuck at the trivial loss says more.
-        stuck = finished and f["st"][-1] >= UNDERFIT_RATIO * base and not improving
-        return "underfitting" if stuck else "still_improving"
+        stuck = finished and f["sl"][-1] >= UNDERFIT_RATIO * base and not improving
+        if stuck:
+            return "underfitting"
+        return "unstable" if f["gl_end"] > GL_ALPHA else "still_improving"  # val already went back up
     if _underfitting(f, improving):
         return "underfitting"
     if _overfitting(f):
@@ -249,9 +323,21 @@ def _classify(f: dict, finished: bool) -> str:
         return "unstable"
     if improving:
         return "still_improving"
-    if f["gap_end"] > LARGE_GAP * base and f["st"][-1] < 0.5 * f["sv"][-1]:
+    if f["gap_end"] > LARGE_GAP * base and f["sl"][-1] < 0.5 * f["sv"][-1]:
         return "overfitting"  # no rise, but a large generalization gap: high variance
+    if _memorised(f):
+        return "overfitting"  # no rise, but the training set is learnt by heart and val stays far above it
+    if f["sl"][-1] > f["line"]:
+        # Never a good fit above the line: still learning (train and val falling, val near its best) or stuck.
+        learning = f["train_drop_strip"] >= PLATEAU_DROP and f["recent_rel"] > 0 and not f["gl_end"] > GL_ALPHA
+        return "still_improving" if learning else "underfitting"
     return "good_fit"
+
+
+def _memorised(f: dict) -> bool:
+    """A training loss near zero with a validation loss many times higher: variance, even without a rise."""
+    level = f["sl"][-1]
+    return level < MEMORISED * f["base"] and f["sv"][-1] >= MEMORISED_RATIO * max(level, 1e-12)
 
 
 def _noisy(f: dict) -> bool:
@@ -264,33 +350,44 @@ def _noisy(f: dict) -> bool:
 
 
 def _diverged(f: dict) -> bool:
-    """Non-finite, exploded and never recovered, collapsed back to the trivial loss, or thrashing above it."""
+    """Non-finite, or grew without bound: several times its starting value and still rising."""
     if f["first_bad"] is not None:
         return True
+    if f["n_finite"] < 3:
+        return False
+    start = max(float(f["train"][0]), f["base"])
+    return bool((f["train_last3"] > DIVERGE_GROWTH * start).all()) and f["train_rising"]
+
+
+def _collapsed(f: dict) -> bool:
+    """A finite loss that went back to chance level (or above it) and stays there: updates too large to learn.
+
+    Exploded and came back only to the trivial loss, climbed back to it after having been well
+    below it, sits well above it at the end, or zig-zags at or above it.
+    """
     base, end = f["base"], f["st"][-1]  # end: median of the last epochs, robust to one lucky epoch
     exploded = f["train_max"] > EXPLODE_RATIO * base and end >= UNDERFIT_RATIO * base
-    # Research B2: after warm-up, train > 1.5x max(first, trivial) for 3 evaluations.
-    rising = f["n_finite"] > 3 and f["train_last3"] > 1.5 * max(f["train"][0], base)
+    above = f["n_finite"] > 3 and f["train_last3"].min() > 1.5 * max(f["train"][0], base)
     collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
-    # Oscillating at or above the trivial loss: the updates are too large to learn anything.
     thrashing = _noisy(f) and end >= base
-    return exploded or rising or collapsed or thrashing
+    return bool(exploded or above or collapsed or thrashing)
 
 
 def _underfitting(f: dict, improving: bool) -> bool:
     """Close to the trivial loss and not getting anywhere, or a high plateau with no gap."""
-    base, train_end = f["base"], f["st"][-1]
-    if train_end >= UNDERFIT_RATIO * base and not improving:
+    base, level = f["base"], f["sl"][-1]
+    # "Stopped falling" must be true: a training loss still dropping a few % per strip is slow, not stuck.
+    plateau = f["train_drop_strip"] < PLATEAU_DROP and not improving
+    if level >= UNDERFIT_RATIO * base and plateau:
         return True
     # A plateau is judged over a whole training strip, so it needs more epochs than one strip.
     long_enough = f["n_finite"] > STRIP
-    plateau = f["train_drop_strip"] < PLATEAU_DROP and not improving
-    return long_enough and plateau and train_end > PLATEAU_RATIO * base and abs(f["gap_end"]) < SMALL_GAP * base
+    return long_enough and plateau and level > f["line"] and abs(f["gap_end"]) < SMALL_GAP * base
 
 
 def _overfitting(f: dict) -> bool:
     """Prechelt's GL on the smoothed val curve, rising above the noise while the gap widens."""
-    sv, st, b = f["sv"], f["st"], f["sbest"]
+    sv, st, b = f["sv"], f["sl"], f["sbest"]
     rise = sv[-1] - sv[b]
     return (
         f["gl_smooth"] > GL_OVERFIT
@@ -318,6 +415,10 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
         "baseline_source": f["base_source"],
         "diverged_epoch": None if f["first_bad"] is None else f["first_bad"] + 1,
         "grad_health": grad_health,
+        "gap_source": f["gap_source"],
+        "experiment_best_train_loss": _num(f["ref"]),
+        "underfitting_line": _num(f["line"]),
+        "collapsed_to_chance": False,
     }
     if f["n_finite"] == 0:
         return ev | {"best_epoch": None, "reason": "the loss was non-finite from the first epoch"}
@@ -326,12 +427,14 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
         "best_val_loss": _num(f["best_val"]),
         "last_train_loss": _num(f["last_train"]),
         "last_val_loss": _num(f["last_val"]),
+        "train_loss_level": _num(f["sl"][-1]),
         "generalization_loss": _num(f["gl_end"], 2),
         "max_generalization_loss": _num(f["gl_max"], 2),
         "smoothed_generalization_loss": _num(f["gl_smooth"], 2),
-        "train_val_gap": _num(f["last_val"] - f["last_train"]),
+        "train_val_gap": _num(f["last_val"] - f["last_level"]),
+        "smoothed_train_val_gap": _num(f["gap_end"]),
         "relative_to_baseline": _num(f["last_val"] / base) if base > 0 else None,
-        "train_relative_to_baseline": _num(f["last_train"] / base) if base > 0 else None,
+        "train_relative_to_baseline": _num(f["sl"][-1] / base) if base > 0 else None,
         "training_progress": _num(f["p_k"], 2),
         "val_improvement_per_epoch": _num(100 * f["recent_rel"], 3),
         "noise": _num(f["amplitude"], 3),
@@ -342,17 +445,19 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
         ev["overfit_onset_epoch"] = f["onset"] + 1
     if verdict == "diverged" and ev["diverged_epoch"] is None:
         ev["diverged_epoch"] = _explosion_epoch(f)
+        ev["growth"] = _num(f["last_train"] / max(float(f["train"][0]), base), 2)
+    if verdict == "unstable" and _collapsed(f):
+        ev["collapsed_to_chance"] = True
     ev["reason"] = _reason(verdict, ev)
     return ev
 
 
 def _explosion_epoch(f: dict) -> int:
-    """First epoch (1-based) where the train loss went above the trivial loss and stayed there."""
-    train, base = f["train"], f["base"]
-    below = np.flatnonzero(train < UNDERFIT_RATIO * base)
-    last_below = int(below[-1]) + 1 if len(below) else 0
-    peak = int(np.argmax(train))
-    return min(peak, last_below) + 1 if last_below < len(train) else peak + 1
+    """First epoch (1-based) after which the training loss stayed above its starting value."""
+    train = f["train"]
+    start = max(float(train[0]), f["base"])
+    below = np.flatnonzero(train <= start)
+    return int(below[-1]) + 2 if len(below) and below[-1] + 1 < len(train) else 1
 
 
 def _fmt(value, spec: str, unknown: str = "?") -> str:
@@ -363,59 +468,44 @@ def _reason(verdict: str, ev: dict) -> str:
     """One plain sentence for the run page. Only the verdict's own sentence is built: evidence may be missing."""
     rel, train_rel = ev.get("relative_to_baseline"), ev.get("train_relative_to_baseline")
     if verdict == "diverged":
-        return f"the loss blew up (from epoch {_fmt(ev.get('diverged_epoch'), 'd')}) and did not recover"
+        if ev.get("growth") is not None:
+            return (
+                f"the training loss grew to {ev['growth']:.0f}× its starting value "
+                f"(from epoch {_fmt(ev.get('diverged_epoch'), 'd')}) and is still rising"
+            )
+        return f"the loss became non-finite at epoch {_fmt(ev.get('diverged_epoch'), 'd')}"
     if verdict == "underfitting":
+        if ev.get("experiment_best_train_loss") is not None and train_rel is not None and train_rel < UNDERFIT_RATIO:
+            return (
+                f"the training loss levelled off at {_fmt(ev.get('train_loss_level'), '.3g')}, above this experiment's "
+                f"underfitting line {_fmt(ev.get('underfitting_line'), '.3g')} (another run reached "
+                f"{_fmt(ev.get('experiment_best_train_loss'), '.3g')} on the same data)"
+            )
         if train_rel:
             return f"the training loss is still {train_rel:.0%} of the trivial predictor's and has stopped falling"
         return "the training loss has stopped falling well above zero"
+    if verdict == "overfitting" and (ev.get("smoothed_generalization_loss") or 0) <= GL_OVERFIT:
+        return (
+            f"the validation loss settled far above the training loss (a gap of "
+            f"{_fmt(ev.get('smoothed_train_val_gap'), '.3g')}, training loss "
+            f"{_fmt(ev.get('train_loss_level'), '.2g')}): the model learnt the training set by heart"
+        )
     if verdict == "overfitting":
         return (
             f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
             f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling"
         )
     if verdict == "unstable":
+        if ev.get("collapsed_to_chance"):
+            return (
+                f"the training loss collapsed to chance: it went back to {train_rel or 0:.0%} "
+                "of the trivial predictor's loss after having learnt, or never settled below it"
+            )
+        if not ev.get("noise_sign_changes"):
+            return "the validation loss went back up right after its best epoch"
         return "the validation loss zig-zags from epoch to epoch instead of settling"
     if verdict == "still_improving":
         return f"the validation loss is still falling ({_fmt(ev.get('val_improvement_per_epoch'), '.1f')} % per epoch)"
     if rel is not None:
         return f"converged at {rel:.0%} of the trivial predictor's loss with a small train-val gap"
     return "converged with a small train-val gap"
-
-
-def _suggest(verdict: str, f: dict, finished: bool, grad_health: str | None) -> list[str]:
-    """Concrete next steps, in terms of LossLab's run config fields."""
-    best = f.get("best", 0) + 1
-    out = {
-        "diverged": [
-            "lower the learning rate (optimizer.lr ×0.1) or clip gradients (regularization.grad_clip_norm 1.0)",
-            "warm the learning rate up (schedule.name warmup_cosine)",
-            "normalise the inputs (dataset.preprocessing.normalize standard)",
-        ],
-        "underfitting": [
-            "use a larger model (model.hidden) or train longer (epochs)",
-            "raise the learning rate (optimizer.lr ×3–10) or switch to adam (optimizer.name adam)",
-            "lower the regularization (regularization.l2, model.dropout)",
-        ],
-        "overfitting": [
-            f"enable early stopping (regularization.early_stopping_patience 5) — best epoch was {best}",
-            "add dropout (model.dropout 0.3–0.5) or an L2 penalty (regularization.l2 1e-4)",
-            "use a smaller model (model.hidden) or more training data (dataset.val_fraction lower)",
-        ],
-        "unstable": [
-            "lower the learning rate (optimizer.lr ×0.1–0.5) or clip gradients (regularization.grad_clip_norm 1.0)",
-            "increase batch_size",
-            "use a schedule (schedule.name cosine / plateau)",
-        ],
-        "still_improving": [
-            "train longer (epochs ×2)" if finished else "let it run: the validation loss is still falling",
-            "raise the learning rate a little (optimizer.lr ×2–3) or use a schedule (schedule.name cosine)",
-        ],
-        "good_fit": [
-            "keep this configuration; run more seeds before comparing it with others",
-        ],
-    }[verdict]
-    if grad_health == "vanishing":
-        out.append("gradients are vanishing: enable batch norm (model.batchnorm) or use relu (model.activation)")
-    elif grad_health == "exploding":
-        out.append("gradients are exploding: clip them (regularization.grad_clip_norm 1.0)")
-    return out

@@ -49,6 +49,18 @@ def baseline_from(history: dict[int, dict[str, float]]) -> float | None:
     return None
 
 
+def fit_key(history: dict[int, dict[str, float]]) -> str:
+    """The training loss measured like the val loss (eval mode) when the run logs it, else the running one."""
+    return "train_eval_loss" if any("train_eval_loss" in row for row in history.values()) else "train_loss"
+
+
+def min_train_loss(history: dict[int, dict[str, float]]) -> float | None:
+    """The lowest training loss of the run (the series the diagnosis reads): the experiment's reference."""
+    key = fit_key(history)
+    values = [row[key] for row in history.values() if key in row and math.isfinite(row[key])]
+    return min(values) if values else None
+
+
 def diagnose_history(
     history: dict[int, dict[str, float]],
     *,
@@ -56,18 +68,25 @@ def diagnose_history(
     finished: bool,
     grad_health: str | None = None,
     diverged: bool = False,
+    config: dict | None = None,
+    experiment_best_train_loss: float | None = None,
 ) -> dict[str, Any] | None:
     """`Diagnosis.as_dict()` of the run so far (JSON-safe), or None when there is nothing to judge yet.
 
     A diverged run's last epoch never reached evaluation; it is sent as a
-    non-finite value so the verdict says what happened. Never raises: a
+    non-finite value so the verdict says what happened. ``train_eval_loss``
+    is passed when the run logs it (the gap is read from it). Never raises: a
     diagnosis bug must not fail a training run.
     """
     epochs = sorted(history)
     train = [history[e].get("train_loss", NAN) for e in epochs]
     val = [history[e].get("val_loss", NAN) for e in epochs]
+    measured = None
+    if fit_key(history) == "train_eval_loss":
+        measured = [history[e].get("train_eval_loss", NAN) for e in epochs]
     if diverged:
         train, val = train + [NAN], val + [NAN]
+        measured = None if measured is None else measured + [NAN]
     if not train:
         return None
     try:
@@ -78,6 +97,9 @@ def diagnose_history(
             baseline_loss=baseline_from(history),
             finished=finished,
             grad_health=grad_health or live_grad_health(history),
+            train_eval_loss=measured,
+            config=config,
+            experiment_best_train_loss=experiment_best_train_loss,
         )
         return json_safe(diag.as_dict())
     except Exception:

@@ -8,12 +8,14 @@ from typing import Any, Literal, Optional
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
-from pydantic import field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic import ValidationInfo, field_validator, model_validator
 
 from experiments import selectors, services
 from experiments.analysis.diagnosis import diagnose as run_diagnosis
 from experiments.analysis.history import json_safe
 from experiments.selectors import comparison, leaderboard
+from workers.training.config import RunConfig
 
 router = Router(tags=["analysis"])
 
@@ -99,10 +101,21 @@ class DiagnoseIn(Schema):
     val_loss: list[Optional[float]] = Field(..., description="One value per epoch, same length as train_loss.")
     task: Literal["classification", "regression"] = "classification"
     baseline_loss: Optional[float] = Field(None, description="Loss of a trivial predictor (class prior / mean).")
+    train_eval_loss: Optional[list[Optional[float]]] = Field(
+        None, description="Optional: the training split measured like val_loss (eval mode); the gap is read from it."
+    )
+    config: Optional[dict[str, Any]] = Field(
+        None, description="Optional run config (as stored): suggestions then never propose what it already sets."
+    )
+    experiment_best_train_loss: Optional[float] = Field(
+        None, description="Optional: the lowest training loss another run reached on the same data (underfitting line)."
+    )
 
-    @field_validator("train_loss", "val_loss", mode="before")
+    @field_validator("train_loss", "val_loss", "train_eval_loss", mode="before")
     @classmethod
-    def _numbers(cls, value: Any) -> Any:
+    def _numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name == "train_eval_loss":
+            return value
         if not isinstance(value, list):
             raise ValueError("send a list of numbers, one per epoch")
         if not value:
@@ -123,11 +136,39 @@ class DiagnoseIn(Schema):
             raise ValueError("must be a positive number")
         return value
 
+    @field_validator("experiment_best_train_loss", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> Any:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError("send a number or null")
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ValueError("must be a finite number >= 0")
+        return value
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, dict):
+            raise ValueError("send the run config as an object")
+        try:
+            return RunConfig.model_validate(value).model_dump(mode="json")
+        except PydanticValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where + ': ' if where else ''}{first['msg']}") from None
+
     @model_validator(mode="after")
     def _same_length(self) -> DiagnoseIn:
         if len(self.train_loss) != len(self.val_loss):
             raise ValueError(
                 f"val_loss: has {len(self.val_loss)} values but train_loss has {len(self.train_loss)}; send one per epoch"
+            )
+        if self.train_eval_loss is not None and len(self.train_eval_loss) != len(self.train_loss):
+            raise ValueError(
+                f"train_eval_loss: has {len(self.train_eval_loss)} values but train_loss has "
+                f"{len(self.train_loss)}; send one per epoch"
             )
         return self
 
@@ -147,6 +188,11 @@ def diagnose(request, payload: DiagnoseIn):
         [nan if v is None else v for v in payload.val_loss],
         task=payload.task,
         baseline_loss=payload.baseline_loss,
+        train_eval_loss=None
+        if payload.train_eval_loss is None
+        else [nan if v is None else v for v in payload.train_eval_loss],
+        config=payload.config,
+        experiment_best_train_loss=payload.experiment_best_train_loss,
     )
     data = json_safe(diag.as_dict())
     return {

@@ -3,6 +3,7 @@
 - `access`: one get-for-user per entity, and the user's teams, experiments, runs.
 - `queue`: places in the queue, start estimates, live workers.
 - `comparison`, `leaderboard`, `dashboard`, `export`: what the analysis pages and the API show.
+- `diagnosis`: what a run's diagnosis needs from its experiment (the best training loss on the same data).
 May import queue, metric_store, models, errors and analysis; never services, pages, the API or workers.
 """
 
@@ -23,6 +24,7 @@ from experiments.selectors.access import (
     upload_get,
     uploads_for_team,
 )
+from experiments.selectors.diagnosis import experiment_best_train_loss
 from experiments.selectors.queue import (
     live_workers,
     queue_positions,
@@ -32,6 +34,7 @@ from experiments.selectors.queue import (
 )
 
 __all__ = [
+    "experiment_best_train_loss",
     "experiment_get",
     "experiments_for_user",
     "membership_get",

@@ -158,7 +158,8 @@ def train(spec: Spec) -> dict:
             break
     return {
         "key": spec.key,
-        "label": spec.regime,
+        "label": label_of(spec.regime, train_curve + val_curve),
+        "setup": spec.regime,
         "split": spec.split,
         "task": task,
         "baseline_loss": round(baseline_loss(task, y_tr, y_va), 6),
@@ -166,6 +167,18 @@ def train(spec: Spec) -> dict:
         "val_loss": [None if v is None else round(v, 6) for v in val_curve],
         "how": asdict(spec),
     }
+
+
+def label_of(regime: str, values: list[float | None]) -> str:
+    """The label: the regime the run was pushed into, by the product's definitions.
+
+    A divergence configuration whose loss stayed finite (it collapsed to chance and thrashes
+    there) is ``unstable``: ``diverged`` means a loss became non-finite or grew without bound.
+    (Applied to the stored set when that definition was written down, without retraining.)
+    """
+    if regime == "diverged" and all(v is not None for v in values):
+        return "unstable"
+    return regime
 
 
 # The classifier's thresholds were tuned on the "tune" seeds; the "holdout"
