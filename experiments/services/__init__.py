@@ -10,6 +10,7 @@ from experiments.services.runs import (
     config_validate,
     experiment_create,
     run_cancel,
+    run_keep_model,
     run_launch,
     run_launch_allowed,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "config_validate",
     "experiment_create",
     "run_cancel",
+    "run_keep_model",
     "run_launch",
     "run_launch_allowed",
     "sweep_expand",
