@@ -35,6 +35,9 @@ def test_a_stop_mid_epoch_resumes_at_that_step_and_ends_identical_to_an_uninterr
     first = train(CONFIG, split, checkpoint_dir=tmp_path, owner=owner(1, config=CONFIG))
     assert first.status == "stopped" and first.steps == steps + 7
     assert split.checkpoints[-1] == (1, steps + 7)
+    paused = checkpoint.load(tmp_path)["loop"]["in_epoch"]  # the data order and position travel with it
+    assert paused["epoch"] == 2 and paused["position"] == 7 and len(paused["losses"]) == 7
+    assert sorted(paused["order"].tolist()) == list(range(len(paused["order"])))
 
     split.batches = 10**9
     result = train(CONFIG, split, checkpoint_dir=tmp_path, owner=owner(2, config=CONFIG))

@@ -145,7 +145,8 @@ class _Run:
         pending: list[torch.Tensor] = []  # step losses not yet read back
         outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
         self.grad_norms.reset()
-        start, losses, correct = self.resume_epoch(epoch)
+        start, losses, correct, order = self.resume_epoch(epoch)
+        perm = perm if order is None else order.to(self.device)
         classify = self.task == "classification"
         for i in range(start, steps):
             if self.reporter.should_stop():
@@ -154,7 +155,7 @@ class _Run:
                     losses.extend(finite)
                     if bad is not None:
                         return "diverged", self.grad_norms.means()
-                self.pause_epoch(epoch, i, losses, correct + (self.count_correct(outs) if outs else 0))
+                self.pause_epoch(epoch, perm, i, losses, correct + (self.count_correct(outs) if outs else 0))
                 return "stopped", {}
             idx = perm[i * bs : (i + 1) * bs]
             yb = self.y[idx]
@@ -196,27 +197,30 @@ class _Run:
 
     # ---- stopping and resuming inside an epoch (a warm shutdown loses no step) ----------------
 
-    def pause_epoch(self, epoch: int, position: int, losses: list[float], correct: int) -> None:
-        """Record the unfinished epoch so a checkpoint taken now resumes at exactly this step: the next
-        batch position (the order itself is a function of seed and epoch), the step losses, the correct
-        count and the gradient-norm samples so far. The RNG state is in the checkpoint already."""
+    def pause_epoch(self, epoch: int, perm: torch.Tensor, position: int, losses: list[float], correct: int) -> None:
+        """Record the unfinished epoch so a checkpoint taken now resumes at exactly this step: the data order
+        (kept, not recomputed: a resume on another kind of device would draw another one), the next batch
+        position, the step losses, the correct count and the gradient-norm samples so far. The RNG state
+        is in the checkpoint already."""
         samples = self.grad_norms.samples
         self.state.in_epoch = {
             "epoch": epoch,
+            "order": perm.cpu(),
             "position": position,
             "losses": list(losses),
             "correct": int(correct),
             "grad_samples": torch.stack(samples).cpu() if samples else None,
         }
 
-    def resume_epoch(self, epoch: int) -> tuple[int, list[float], int]:
-        """(first batch position, step losses, correct count) of `epoch`: where a pause left it, or a fresh start."""
+    def resume_epoch(self, epoch: int) -> tuple[int, list[float], int, Optional[torch.Tensor]]:
+        """(first batch position, step losses, correct count, data order or None) of `epoch`: where a pause
+        left it, or a fresh start."""
         paused, self.state.in_epoch = self.state.in_epoch, {}
         if paused.get("epoch") != epoch:
-            return 0, [], 0
+            return 0, [], 0, None
         if paused["grad_samples"] is not None:
             self.grad_norms.samples = list(paused["grad_samples"].to(self.device).unbind(0))
-        return paused["position"], list(paused["losses"]), paused["correct"]
+        return paused["position"], list(paused["losses"]), paused["correct"], paused["order"]
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
