@@ -75,13 +75,15 @@ class Command(BaseCommand):
 
 
 def write_config(state_dir: Path, programs: dict[str, dict[str, str]], *, cwd: Path) -> Path:
-    """supervisord's config: its socket and pid file in `state_dir`, its own log on the terminal."""
+    """supervisord's config: its socket, pid file and log in `state_dir` (in the foreground it also writes its
+    log lines to the terminal)."""
     socket = state_dir / "supervisor.sock"
     config = configparser.RawConfigParser()
     config["supervisord"] = {
         "nodaemon": "true",
-        "logfile": "/dev/stdout",
-        "logfile_maxbytes": "0",
+        "logfile": str(state_dir / "supervisord.log"),
+        "logfile_maxbytes": "1MB",
+        "logfile_backups": "1",
         "pidfile": str(state_dir / "supervisord.pid"),
         "directory": str(cwd),
     }
