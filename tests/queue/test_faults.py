@@ -23,12 +23,11 @@ from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, assert_history_exactly_once, launch, raw_steps, reload
 
 pytestmark = pytest.mark.integration
-# A few seconds on one thread (45 steps an epoch, every step sampled): long enough to interrupt mid-run.
-LONG = tiny_config(dataset={"name": "digits"}, batch_size=32, epochs=24)
-STEPS_PER_EPOCH = 45
-# A checkpoint every two seconds while points are flushed every half second: a kill lands between
+# Several seconds on one thread (90 steps an epoch, every step sampled): long enough to interrupt mid-run.
+LONG = tiny_config(dataset={"name": "digits"}, batch_size=16, epochs=24)
+# A checkpoint every second while points are flushed five times a second: a kill lands between
 # checkpoints, with points stored past the last one that the resumed attempt must replace, not duplicate.
-SPARSE_CHECKPOINTS = {"LOSSLAB_CHECKPOINT_EVERY_S": "2"}
+SPARSE_CHECKPOINTS = {"LOSSLAB_CHECKPOINT_EVERY_S": "1", "LOSSLAB_METRIC_FLUSH_S": "0.2"}
 
 
 def start_pair(queue_worker, **env):
@@ -160,7 +159,6 @@ def test_a_warm_shutdown_mid_epoch_resumes_at_that_step_identical_to_an_uninterr
     assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
     # The hand-back checkpointed at the very step it stopped, inside an epoch: nothing is redone.
     assert at_stop.checkpoint_step == at_stop.step > last_epoch_checkpoint
-    assert at_stop.step % STEPS_PER_EPOCH, "the signal landed on an epoch end: the test proves nothing mid-epoch"
     assert stored_after(at_stop, at_stop.step) == 0
     victim.proc.wait(20)
     reconcile_until(lambda: reload(run).attempt == 2)
@@ -169,9 +167,11 @@ def test_a_warm_shutdown_mid_epoch_resumes_at_that_step_identical_to_an_uninterr
     assert run.worker.name != victim.name + "@test"
     assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
+    per_epoch = run.summary["steps_per_epoch"]
+    assert at_stop.step % per_epoch, "the signal landed on an epoch end: the test proved nothing mid-epoch"
     print(
         f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal with a checkpoint at step {at_stop.step} "
-        f"(epoch {at_stop.epoch + 1}, step {at_stop.step % STEPS_PER_EPOCH} of {STEPS_PER_EPOCH}); resumed "
+        f"(epoch {at_stop.epoch + 1}, step {at_stop.step % per_epoch} of {per_epoch}); resumed "
         f"there on the other worker, 0 steps redone; raw rows read {reads} times while attempt 2 trained: "
         "duplicates 0; every curve equals the uninterrupted run's"
     )
