@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from experiments import queue, selectors, services
+from experiments import queue, selectors, services, storage
 from experiments.errors import Refused
 from experiments.models import ApiToken, Experiment, Membership, QueuedRun, QueueState, Run, Team, Upload, Worker
 from webapp.templatetags.losslab import rough_duration, when
@@ -253,6 +253,10 @@ class RunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", "experiment__team"]
     search_fields = ["name"]
     actions = [cancel_runs, requeue_runs]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"disk": storage.disk_usage(), "retention_h": settings.CHECKPOINT_RETENTION_H}
+        return super().changelist_view(request, {**(extra_context or {}), **extra})
 
 
 @admin.register(ApiToken)

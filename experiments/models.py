@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -104,6 +105,11 @@ class Run(models.Model):
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.DIVERGED, Status.CANCELLED)
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="runs")
+    # Names the run's files (checkpoints, model): ids are reused after a database reset or restore, this is not.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    keep_model = models.BooleanField(
+        default=False, help_text="Keep the final weights after the checkpoint retention period."
+    )
     name = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True, help_text="Up to 10 short lower-case labels.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
@@ -252,8 +258,12 @@ class SavedComparison(models.Model):
         return reverse("saved_comparison", args=[self.pk])
 
 
+def new_stored_name() -> str:
+    return secrets.token_hex(16)
+
+
 class Upload(models.Model):
-    """A team's CSV file, checked on upload and stored (normalised to plain comma CSV) as UPLOAD_DIR/<id>.csv.
+    """A team's CSV file, checked on upload and stored (normalised to plain comma CSV) as UPLOAD_DIR/<random>.csv.
 
     The file lives outside the web root; it is served only through a team-checked view.
     """
@@ -261,6 +271,8 @@ class Upload(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     original_name = models.CharField(max_length=200)
+    # A random file name: ids are reused after a database reset, and an old file must never pass for a new one.
+    stored_name = models.CharField(max_length=64, unique=True, default=new_stored_name, editable=False)
     size_bytes = models.PositiveBigIntegerField()
     rows = models.PositiveIntegerField()
     columns = models.JSONField(default=list, help_text="Per column: name, kind, missing, distinct, task.")
@@ -274,8 +286,8 @@ class Upload(models.Model):
 
     @property
     def path(self):
-        # The training engine reads exactly this path: data_dir / f"{upload_id}.csv".
-        return settings.UPLOAD_DIR / f"{self.pk}.csv"
+        # The worker links it into the run's data folder as the "<upload_id>.csv" the engine reads.
+        return settings.UPLOAD_DIR / f"{self.stored_name}.csv"
 
     @property
     def column_names(self) -> list[str]:

@@ -83,6 +83,7 @@ class WorkerProcess:
             **os.environ,
             "DATABASE_URL": worker_database_url(),
             "LOSSLAB_CHECKPOINT_DIR": str(tmp / "checkpoints"),
+            "LOSSLAB_MODEL_DIR": str(tmp / "models"),
             "LOSSLAB_HEARTBEAT_S": "0.3",
             "LOSSLAB_METRIC_FLUSH_S": "0.5",
             "LOSSLAB_CHECKPOINT_EVERY_S": "0.5",

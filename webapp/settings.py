@@ -182,6 +182,11 @@ DATA_DIR = Path(os.environ.get("LOSSLAB_DATA_DIR") or VAR_DIR / "datasets")
 RUNS_PER_MINUTE = env_int("LOSSLAB_RUNS_PER_MINUTE", 120)
 MAX_QUEUED_PER_USER = env_int("LOSSLAB_MAX_QUEUED_PER_USER", 500)
 CHECKPOINT_DIR = Path(os.environ.get("LOSSLAB_CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
+# A finished run's final weights, downloadable from its page (experiments/storage.py).
+MODEL_DIR = Path(os.environ.get("LOSSLAB_MODEL_DIR", VAR_DIR / "models"))
+# Hours a finished run keeps its checkpoints (and its model file, unless the user keeps it).
+CHECKPOINT_RETENTION_H = env_float("LOSSLAB_CHECKPOINT_RETENTION_H", 24.0)
+PRUNE_EVERY_S = env_float("LOSSLAB_PRUNE_EVERY_S", 600.0)  # how often the scheduler applies the retention
 
 # --- Celery: long GPU runs, one per worker process. See docs in workers/tasks.py.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

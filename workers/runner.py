@@ -2,8 +2,9 @@
 
 How a run can stop early, and what becomes of it:
 - cancel (page or admin) -> `cancelled`, curves kept;
-- SIGTERM to the worker (warm shutdown, `docker stop`) -> handed back `queued`,
-  resumed from its last checkpoint by the next free worker;
+- SIGTERM to the worker (warm shutdown, `docker stop`) -> a checkpoint at the
+  very step it stopped (mid-epoch), handed back `queued`, resumed from there
+  by the next free worker;
 - lease lost (reaped while this worker was cut off) -> nothing written, the
   attempt that owns the run now carries on;
 - out of memory -> `failed` with what to change, never retried.
@@ -22,10 +23,10 @@ import traceback
 from django.conf import settings
 from django.db import close_old_connections
 
-from experiments import queue, selectors
+from experiments import queue, selectors, storage
 from experiments.analysis.history import diagnose_history, min_train_loss
 from experiments.metric_store import compact, read_series
-from experiments.models import Run
+from experiments.models import Run, Upload
 from workers.device import device_info, device_usage, release_device
 from workers.drills import with_faults
 from workers.training.config import RunConfig
@@ -207,12 +208,11 @@ def execute_run(run_id: int, attempt: int) -> None:
     config = RunConfig.model_validate(run.config)
     reference = selectors.experiment_best_train_loss(run=run)
     reporter = DbReporter(run_id, attempt, config.task, config=run.config, reference=reference)
-    checkpoint_dir = settings.CHECKPOINT_DIR / str(run_id)
     beat = Heartbeat(reporter)
     beat.start()
     try:
         with shutdown_signal():
-            result = _train(reporter, config, checkpoint_dir)
+            result = _train(reporter, config, run)
     except queue.LeaseLost:
         log.warning("run %s attempt %s lost its lease; stopping", run_id, attempt)
         return
@@ -222,23 +222,59 @@ def execute_run(run_id: int, attempt: int) -> None:
     finally:
         beat.done.set()
         release_device()
+    if result.status == "completed" and not reporter.lease_lost:
+        _save_model(run, result.model)
     result.model = None
     _finish(reporter, result)
 
 
-def _train(reporter: DbReporter, config: RunConfig, checkpoint_dir):
+def _train(reporter: DbReporter, config: RunConfig, run: Run):
     from workers.training import checkpoint, engine  # late: they load torch, which an idle worker never needs
 
-    if not (checkpoint_dir / checkpoint.FILENAME).exists():
-        # No checkpoint to resume from (first attempt, or the worker died in epoch 1): start clean.
+    checkpoint_dir = storage.run_dir(run)
+    owner = checkpoint.Owner(
+        run=str(run.uid), attempt=reporter.attempt, config_hash=checkpoint.config_hash(config.canonical_json())
+    )
+    if not checkpoint.usable(checkpoint_dir, owner):
+        # Nothing of this run's own to resume (first attempt, a worker that died before its first checkpoint,
+        # or a stale or foreign file, ignored and logged): start clean.
         queue.run_resume_from(run_id=reporter.run_id, attempt=reporter.attempt, step=0, epoch=0)
     return engine.train(
         config,
         with_faults(reporter, config),
         checkpoint_dir=checkpoint_dir,
-        data_dir=settings.UPLOAD_DIR,
+        data_dir=_link_uploads(config, checkpoint_dir / "data"),
         checkpoint_every_s=settings.CHECKPOINT_EVERY_S,
+        owner=owner,
     )
+
+
+def _link_uploads(config: RunConfig, data_dir):
+    """The engine reads an upload as data_dir/<upload id>.csv; uploads are stored under random names."""
+    upload_id = config.dataset.upload
+    if upload_id is None:
+        return data_dir
+    upload = Upload.objects.filter(pk=upload_id).first()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    link = data_dir / f"{upload_id}.csv"
+    link.unlink(missing_ok=True)
+    if upload is not None:  # a deleted upload: the engine says the file is missing
+        link.symlink_to(upload.path.resolve())
+    return data_dir
+
+
+def _save_model(run: Run, model) -> None:
+    """The final weights (best ones when early stopping restored them), downloadable from the run page."""
+    import torch  # late: the run has loaded it; the module stays light for an idle worker
+
+    try:
+        settings.MODEL_DIR.mkdir(parents=True, exist_ok=True)
+        path = storage.model_path(run)
+        tmp = path.with_suffix(".tmp")
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+        tmp.replace(path)
+    except Exception:  # the run's results are in the DB; only the download is missing
+        log.warning("could not save the model of run %s", run.pk, exc_info=True)
 
 
 def _finish(reporter: DbReporter, result) -> None:

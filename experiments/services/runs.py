@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from experiments import storage
 from experiments.analysis import names
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Membership, Run, Sweep, Team
@@ -238,3 +239,12 @@ def run_launch_allowed(*, user: AbstractBaseUser, count: int = 1) -> None:
             field="queued_runs",
             code=ErrorCode.RATE_LIMITED,
         )
+
+
+def run_keep_model(*, run: Run) -> Run:
+    """Keep a finished run's final weights past the checkpoint retention period."""
+    if not storage.model_path(run).exists():
+        raise Refused("This run has no model file (it did not succeed, or it was deleted).", field="model")
+    Run.objects.filter(pk=run.pk).update(keep_model=True)
+    run.keep_model = True
+    return run

@@ -12,18 +12,22 @@ import signal
 import time
 from urllib.parse import urlparse
 
+import numpy as np
 import pytest
 import torch
 
 from experiments import metric_store
-from experiments.models import Run, Worker
+from experiments.models import MetricChunk, Run, Worker
 from experiments.queue import reconcile
 from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, assert_history_exactly_once, launch, raw_steps, reload
 
 pytestmark = pytest.mark.integration
-# A few seconds on one thread (45 steps an epoch, every step sampled): long enough to interrupt mid-run.
-LONG = tiny_config(dataset={"name": "digits"}, batch_size=32, epochs=12)
+# Several seconds on one thread (90 steps an epoch, every step sampled): long enough to interrupt mid-run.
+LONG = tiny_config(dataset={"name": "digits"}, batch_size=16, epochs=24)
+# A checkpoint every second while points are flushed five times a second: a kill lands between
+# checkpoints, with points stored past the last one that the resumed attempt must replace, not duplicate.
+SPARSE_CHECKPOINTS = {"LOSSLAB_CHECKPOINT_EVERY_S": "1", "LOSSLAB_METRIC_FLUSH_S": "0.2"}
 
 
 def start_pair(queue_worker, **env):
@@ -40,8 +44,8 @@ def reconcile_until(predicate, timeout=30):
     return wait_for(step, timeout=timeout, interval=0.2, message="reconcile to act")
 
 
-def uninterrupted_val_loss(config: dict) -> list[float]:
-    """The same config trained in one go, in this process: a resumed run must match it."""
+def uninterrupted_curves(config: dict) -> dict[str, list[float]]:
+    """The same config trained in one go, in this process: a resumed run must match it, point for point."""
     from workers.training.config import RunConfig
     from workers.training.engine import train
     from workers.training.reporter import NullReporter
@@ -49,53 +53,102 @@ def uninterrupted_val_loss(config: dict) -> list[float]:
     torch.set_num_threads(1)
     reporter = NullReporter()
     train(RunConfig.model_validate(config), reporter)
-    return reporter.series("val_loss")
+    keys = {key for _, key, _, _ in reporter.points} - {"epoch_time"}
+    return {key: reporter.series(key) for key in keys}
 
 
 def assert_resumed_exactly(run: Run, config: dict) -> None:
     assert_history_exactly_once(run, config["epochs"])
-    got = metric_store.read_series([run.pk])[run.pk]["val_loss"].values.tolist()
-    assert got == pytest.approx(uninterrupted_val_loss(config), rel=1e-5)
+    stored = metric_store.read_series([run.pk])[run.pk]
+    for key, values in uninterrupted_curves(config).items():
+        assert stored[key].values.tolist() == pytest.approx(values, rel=1e-6), key
 
 
-def test_a_killed_worker_s_run_is_resumed_by_another_from_its_checkpoint(queue_worker, experiment):
-    workers = start_pair(queue_worker)
-    run = launch(experiment, LONG)
-    wait_for(
-        lambda: reload(run).epoch >= 3 and run.checkpoint_step,
-        timeout=60,
-        interval=0.05,
-        message="three epochs and a checkpoint",
+def raw_duplicates(run: Run) -> dict[str, int]:
+    """Steps stored more than once, per key, in the raw chunks (reads and compaction hide them)."""
+    steps: dict[str, list[int]] = {}
+    for key, packed in MetricChunk.objects.filter(run=run).values_list("key", "steps"):
+        steps.setdefault(key, []).extend(np.frombuffer(bytes(packed), "<i8").tolist())
+    return {key: len(s) - len(set(s)) for key, s in steps.items() if len(s) != len(set(s))}
+
+
+def watch_resumed_attempt(run: Run, past_step: int) -> int:
+    """While attempt 2 trains beyond `past_step`, read the raw rows again and again: each step stored once.
+
+    Returns how many reads were made in that window; the run must not have been compacted before them.
+    """
+    reads = 0
+    while True:
+        current = reload(run)
+        if current.is_finished:
+            break
+        if current.status == "running" and current.attempt == 2 and current.step > past_step:
+            duplicates = raw_duplicates(run)
+            still_running = reload(run).status == "running"  # not yet compacted: the read saw the raw rows
+            assert not duplicates, f"steps stored twice while the resumed attempt trains: {duplicates}"
+            reads += still_running
+        time.sleep(0.05)
+    assert reads >= 3, "the resumed attempt finished before its raw rows could be read: make the run longer"
+    return reads
+
+
+def flushes_after(run: Run, step: int) -> int:
+    """Flushes stored past `step`. Two or more: the resumed attempt's own flushes cannot all land on the
+    same first steps and overwrite them, so only the clean-up on resume keeps a step from being stored twice."""
+    return MetricChunk.objects.filter(run=run, key="train_loss_step", first_step__gt=step).count()
+
+
+def stored_after(run: Run, step: int) -> int:
+    """Points stored past `step` (the resumed attempt must replace them)."""
+    return sum(
+        int((np.frombuffer(bytes(packed), "<i8") > step).sum())
+        for packed in MetricChunk.objects.filter(run=run).values_list("steps", flat=True)
     )
+
+
+def test_a_worker_killed_between_checkpoints_is_resumed_with_each_step_stored_once(queue_worker, experiment):
+    workers = start_pair(queue_worker, **SPARSE_CHECKPOINTS)
+    run = launch(experiment, LONG)
+
+    def between_checkpoints():
+        r = reload(run)
+        return r.epoch >= 2 and r.checkpoint_step and flushes_after(r, r.checkpoint_step) >= 2
+
+    wait_for(between_checkpoints, timeout=60, interval=0.02, message="points stored past a checkpoint")
     victim = reload(run).worker.name
     workers[victim].stop(signal.SIGKILL)
     killed = time.monotonic()
     at_kill = Run.objects.get(pk=run.pk)
+    redo = stored_after(at_kill, at_kill.checkpoint_step)
     assert at_kill.epoch < LONG["epochs"], "the run ended before the kill: make it longer"
+    assert redo > 0, "the kill landed on a checkpoint: nothing to redo, the test proves nothing"
     reconcile_until(lambda: reload(run).status != "running")
     detected = time.monotonic() - killed
-    wait_for(lambda: reload(run).is_finished, timeout=60, message="the resumed run to finish")
-    assert run.status == "succeeded", run.error
+    reconcile_until(lambda: reload(run).attempt == 2)
+    reads = watch_resumed_attempt(run, past_step=at_kill.step)
+    assert reload(run).status == "succeeded", run.error
     assert run.attempt == 2 and run.losses == 1 and run.worker.name != victim
     assert_resumed_exactly(run, LONG)
     survivor = [w for name, w in workers.items() if name != victim][0]
     assert f"claimed run {run.pk} attempt 2" in survivor.output()
     print(
-        f"\nSIGKILL: lost run detected in {detected:.1f}s (lease 2 s); resumed from step "
-        f"{at_kill.checkpoint_step}, {at_kill.step - at_kill.checkpoint_step} steps redone; duplicates 0"
+        f"\nSIGKILL: lost run detected in {detected:.1f}s (lease 2 s); killed at step {at_kill.step}, resumed "
+        f"from step {at_kill.checkpoint_step}: {at_kill.step - at_kill.checkpoint_step} steps redone, {redo} "
+        f"stored points replaced; raw rows read {reads} times while attempt 2 trained: duplicates 0"
     )
 
 
-def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_worker, experiment):
-    workers = start_pair(queue_worker)
+def test_a_warm_shutdown_mid_epoch_resumes_at_that_step_identical_to_an_uninterrupted_run(queue_worker, experiment):
+    workers = start_pair(queue_worker, **SPARSE_CHECKPOINTS)
     run = launch(experiment, LONG)
-    wait_for(
-        lambda: reload(run).epoch >= 3 and run.checkpoint_step,
-        timeout=60,
-        interval=0.05,
-        message="three epochs and a checkpoint",
-    )
+
+    def between_checkpoints():
+        r = reload(run)
+        return r.epoch >= 2 and r.checkpoint_step and flushes_after(r, r.checkpoint_step) >= 2
+
+    wait_for(between_checkpoints, timeout=60, interval=0.02, message="points stored past a checkpoint")
     victim = workers[reload(run).worker.name]
+    last_epoch_checkpoint = reload(run).checkpoint_step
     os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
     sent = time.monotonic()
     wait_for(
@@ -104,16 +157,23 @@ def test_a_warm_shutdown_hands_the_run_back_and_another_worker_resumes_it(queue_
     handed_back = time.monotonic() - sent
     at_stop = Run.objects.get(pk=run.pk)
     assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
+    # The hand-back checkpointed at the very step it stopped, inside an epoch: nothing is redone.
+    assert at_stop.checkpoint_step == at_stop.step > last_epoch_checkpoint
+    assert stored_after(at_stop, at_stop.step) == 0
     victim.proc.wait(20)
-    wait_for(lambda: reload(run).is_finished, timeout=60, message="the resumed run to finish")
-    assert run.status == "succeeded" and run.attempt == 2 and run.losses == 0, (run.status, run.error)
+    reconcile_until(lambda: reload(run).attempt == 2)
+    reads = watch_resumed_attempt(run, past_step=at_stop.step)
+    assert reload(run).status == "succeeded" and run.attempt == 2 and run.losses == 0, (run.status, run.error)
     assert run.worker.name != victim.name + "@test"
     assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
+    per_epoch = run.summary["steps_per_epoch"]
+    assert at_stop.step % per_epoch, "the signal landed on an epoch end: the test proved nothing mid-epoch"
     print(
-        f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal, resumed on the other worker from "
-        f"its epoch checkpoint at step {at_stop.checkpoint_step} (the unfinished epoch, under 45 steps, is "
-        "redone); duplicates 0"
+        f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal with a checkpoint at step {at_stop.step} "
+        f"(epoch {at_stop.epoch + 1}, step {at_stop.step % per_epoch} of {per_epoch}); resumed "
+        f"there on the other worker, 0 steps redone; raw rows read {reads} times while attempt 2 trained: "
+        "duplicates 0; every curve equals the uninterrupted run's"
     )
 
 

@@ -72,7 +72,7 @@ def test_it_stores_a_good_csv_for_the_engine_and_lists_its_columns(alice_client,
     r = post_upload(alice_client, IRIS_CSV, "iris small.csv")
     assert r.status_code == 302
     upload = Upload.objects.get()
-    assert upload.path == upload_dir / f"{upload.pk}.csv" and upload.path.exists()
+    assert upload.path.parent == upload_dir and upload.path.exists()
     assert upload.rows == 30 and upload.column_names == ["sepal", "petal", "species"]
     species = upload.columns[2]
     assert species["kind"] == "categorical" and species["task"] == "classification"
@@ -126,3 +126,14 @@ def test_the_download_of_a_lost_file_is_a_404(alice_client, upload_dir):
     upload = Upload.objects.get()
     upload.path.unlink()
     assert alice_client.get(f"/uploads/{upload.pk}/download/").status_code == 404
+
+
+def test_an_upload_gets_a_random_file_name_so_an_old_file_with_its_id_is_never_taken_for_it(alice_client, upload_dir):
+    # As after a database reset: files of the old database are still there, named by the ids they had.
+    upload_dir.mkdir(parents=True)
+    (upload_dir / "1.csv").write_text("stale,old\n1,2\n")
+    assert post_upload(alice_client, IRIS_CSV).status_code == 302
+    upload = Upload.objects.get()
+    assert upload.path.name not in ("1.csv", f"{upload.pk}.csv") and len(upload.stored_name) == 32
+    assert upload.path.read_text().startswith("sepal,petal,species")
+    assert (upload_dir / "1.csv").read_text().startswith("stale")

@@ -100,11 +100,12 @@ def test_a_resumed_run_reproduces_the_uninterrupted_curves(tmp_path):
     interrupted.batches = 2 * steps + 3  # stop three batches into epoch 3
     first = train(config, interrupted, checkpoint_dir=tmp_path / "split")
     assert first.status == "stopped" and first.epochs_run == 2
-    assert interrupted.checkpoints == [(1, steps), (2, 2 * steps)]
+    # The stop itself checkpoints at its exact step, three batches into epoch 3.
+    assert interrupted.checkpoints == [(1, steps), (2, 2 * steps), (2, 2 * steps + 3)]
 
     interrupted.batches = 10**9
     result = train(config, interrupted, checkpoint_dir=tmp_path / "split")
-    assert interrupted.resumed_from == (2, 2 * steps)
+    assert interrupted.resumed_from == (2, 2 * steps + 3)
     assert result.status == "completed" and result.epochs_run == 4
     assert curves(interrupted) == curves(whole)
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from experiments import selectors, services
+from experiments import selectors, services, storage
 from experiments.errors import Refused
 from experiments.models import Run
 from experiments.selectors import leaderboard
@@ -96,7 +97,8 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
-    return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
+    context = {"run": run, "experiment": run.experiment, "has_model": storage.model_path(run).exists()}
+    return render(request, "experiments/run_detail.html", {**context, "retention_h": settings.CHECKPOINT_RETENTION_H})
 
 
 @login_required
@@ -119,6 +121,28 @@ def run_cancel(request, run_id: int):
     try:
         services.run_cancel(run=run)
         messages.info(request, "Cancel requested: the run stops within a second or two.")
+    except Refused as exc:
+        messages.error(request, exc.message)
+    return redirect("run_detail", run_id=run.pk)
+
+
+@login_required
+def run_model(request, run_id: int):
+    """The run's final weights: a state_dict that torch.load(weights_only=True) reads."""
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    try:
+        return FileResponse(storage.model_path(run).open("rb"), as_attachment=True, filename=f"run-{run.pk}-model.pt")
+    except FileNotFoundError:
+        raise Http404("This run has no model file (it did not succeed, or its retention period ran out).") from None
+
+
+@login_required
+@require_POST
+def run_keep_model(request, run_id: int):
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    try:
+        services.run_keep_model(run=run)
+        messages.info(request, "The model file is kept after the checkpoints are deleted.")
     except Refused as exc:
         messages.error(request, exc.message)
     return redirect("run_detail", run_id=run.pk)

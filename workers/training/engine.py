@@ -87,10 +87,14 @@ class LoopState:
     final: dict[str, float] = field(default_factory=dict)
     bad_epochs: int = 0
     early_stopped: bool = False
+    # Where a stop left the unfinished epoch (empty at epoch ends): see _Run.pause_epoch.
+    in_epoch: dict[str, Any] = field(default_factory=dict)
 
 
 class _Run:
     """One training run's objects; `train()` drives it epoch by epoch."""
+
+    owner: Optional[checkpoint.Owner] = None  # stamped on this run's checkpoints
 
     def __init__(self, config: RunConfig, reporter: Reporter, data_dir: Optional[pathlib.Path]):
         self.config, self.reporter = config, reporter
@@ -144,13 +148,18 @@ class _Run:
         grad_every = max(4, steps // GRAD_SAMPLES)  # every 4th step at most: short epochs spend little on it
         pending: list[torch.Tensor] = []  # step losses not yet read back
         outs: list[tuple[torch.Tensor, torch.Tensor]] = []  # (outputs, targets): accuracy counted once per epoch
-        loss_sum = 0.0
         self.grad_norms.reset()
+        start, losses, correct, order = self.resume_epoch(epoch)
+        perm = perm if order is None else order.to(self.device)
         classify = self.task == "classification"
-        for i in range(steps):
+        for i in range(start, steps):
             if self.reporter.should_stop():
                 if pending:
-                    self.report_steps(pending, i - len(pending), steps, log_every)
+                    finite, bad = self.report_steps(pending, i - len(pending), steps, log_every)
+                    losses.extend(finite)
+                    if bad is not None:
+                        return "diverged", self.grad_norms.means()
+                self.pause_epoch(epoch, perm, i, losses, correct + (self.count_correct(outs) if outs else 0))
                 return "stopped", {}
             idx = perm[i * bs : (i + 1) * bs]
             yb = self.y[idx]
@@ -159,14 +168,15 @@ class _Run:
             if classify:
                 outs.append((out, yb))
             if len(pending) == read_every or i + 1 == steps:
-                total, bad = self.report_steps(pending, i + 1 - len(pending), steps, log_every)
+                finite, bad = self.report_steps(pending, i + 1 - len(pending), steps, log_every)
                 if bad is not None:
                     # The gradients sampled on the way to the blow-up say whether they exploded.
                     return "diverged", self.grad_norms.means()
-                loss_sum += total
-        metrics = {"train_loss": loss_sum / steps}
+                losses.extend(finite)
+        # Summed from the step values, not per read-back: a resumed epoch adds them in the same order.
+        metrics = {"train_loss": sum(losses) / steps}
         if classify:
-            metrics["train_accuracy"] = self.count_correct(outs) / min(steps * bs, len(self.X))
+            metrics["train_accuracy"] = (correct + self.count_correct(outs)) / min(steps * bs, len(self.X))
         metrics.update(self.grad_norms.means())
         return None, metrics
 
@@ -174,7 +184,7 @@ class _Run:
         """Read back the pending step losses (the epoch's steps `first`, `first` + 1, ...; one sync) and report
         the sampled ones up to the first non-finite one, which is recorded as where the run diverged.
 
-        Returns the sum of the finite losses and the position of the non-finite one (None: all finite).
+        Returns the finite losses and the position of the non-finite one (None: all finite).
         """
         values = torch.stack(pending).tolist()
         pending.clear()
@@ -187,7 +197,34 @@ class _Run:
         if bad is not None:
             self.diverged_step = before + first + bad + 1
             self.diverged_value = values[bad]
-        return sum(finite), bad
+        return finite, bad
+
+    # ---- stopping and resuming inside an epoch (a warm shutdown loses no step) ----------------
+
+    def pause_epoch(self, epoch: int, perm: torch.Tensor, position: int, losses: list[float], correct: int) -> None:
+        """Record the unfinished epoch so a checkpoint taken now resumes at exactly this step: the data order
+        (kept, not recomputed: a resume on another kind of device would draw another one), the next batch
+        position, the step losses, the correct count and the gradient-norm samples so far. The RNG state
+        is in the checkpoint already."""
+        samples = self.grad_norms.samples
+        self.state.in_epoch = {
+            "epoch": epoch,
+            "order": perm.cpu(),
+            "position": position,
+            "losses": list(losses),
+            "correct": int(correct),
+            "grad_samples": torch.stack(samples).cpu() if samples else None,
+        }
+
+    def resume_epoch(self, epoch: int) -> tuple[int, list[float], int, Optional[torch.Tensor]]:
+        """(first batch position, step losses, correct count, data order or None) of `epoch`: where a pause
+        left it, or a fresh start."""
+        paused, self.state.in_epoch = self.state.in_epoch, {}
+        if paused.get("epoch") != epoch:
+            return 0, [], 0, None
+        if paused["grad_samples"] is not None:
+            self.grad_norms.samples = list(paused["grad_samples"].to(self.device).unbind(0))
+        return paused["position"], list(paused["losses"]), paused["correct"], paused["order"]
 
     def step(self, xb: torch.Tensor, yb: torch.Tensor, *, sample_grads: bool) -> tuple:
         """One optimizer step; returns the detached outputs and data loss (no sync)."""
@@ -262,6 +299,7 @@ class _Run:
             "health": self.health.state_dict(),
             "best_weights": self.best_weights,
             "config": self.config.canonical_json(),
+            "owner": self.owner,
         }
 
     def restore(self, ckpt: dict[str, Any]) -> None:
@@ -290,12 +328,17 @@ def train(
     checkpoint_dir: Optional[pathlib.Path] = None,
     data_dir: Optional[pathlib.Path] = None,
     checkpoint_every_s: float = 0.0,
+    owner: Optional[checkpoint.Owner] = None,
 ) -> TrainResult:
     """Train the configured model, reporting metrics to `reporter`; resume from `checkpoint_dir` if it holds one.
 
     A checkpoint is written at the end of an epoch once `checkpoint_every_s` seconds have passed since
     the last one (0: after every epoch), so that epochs of a few milliseconds do not spend their time
-    saving; a resumed run redoes at most that much work plus the unfinished epoch.
+    saving; a resumed run redoes at most that much work plus the unfinished epoch. A stop (the reporter
+    asked) writes one at that very step, mid-epoch, so a handed-back run redoes nothing.
+
+    `owner` (run uid, attempt, config hash) is stamped on every checkpoint, and only a checkpoint of the same
+    run and config from an older attempt is resumed (see checkpoint.refusal); others are ignored.
 
     Ends "completed" (all epochs, or early stopping), "stopped" (the reporter
     asked, checked every batch) or "diverged" (a NaN/inf training loss).
@@ -303,7 +346,7 @@ def train(
     or loss/task mismatch) and OutOfMemory when the device runs out.
     """
     try:
-        return _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s)
+        return _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s, owner)
     except torch.OutOfMemoryError as exc:
         raise OutOfMemory(
             f"out of memory on the device with batch_size={config.batch_size} and hidden={config.model.hidden}: "
@@ -311,9 +354,10 @@ def train(
         ) from exc
 
 
-def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> TrainResult:
+def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s, owner=None) -> TrainResult:
     run = _Run(config, reporter, data_dir)
-    ckpt = checkpoint.load(checkpoint_dir)
+    run.owner = owner
+    ckpt = checkpoint.load(checkpoint_dir, owner)
     if ckpt is not None:
         run.restore(ckpt)
         reporter.on_resume(epoch=run.state.epoch, step=run.state.step)
@@ -326,6 +370,8 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
         outcome, metrics = run.train_epoch(epoch)
         if outcome == "stopped":
             status, message = "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
+            if checkpoint_dir is not None:
+                _save_checkpoint(run, reporter, pathlib.Path(checkpoint_dir))
             break
         if outcome == "diverged":
             run.health.update(metrics)
@@ -340,11 +386,17 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
         run.end_epoch(epoch, metrics)
         reporter.log_metrics(run.state.step, _finite(metrics), epoch=epoch)
         if checkpoint_dir is not None and time.monotonic() - last_checkpoint >= checkpoint_every_s:
-            reporter.before_checkpoint(epoch=epoch, step=run.state.step)
-            checkpoint.save(pathlib.Path(checkpoint_dir), run.checkpoint_state())
-            reporter.on_checkpoint(epoch=epoch, step=run.state.step)
+            _save_checkpoint(run, reporter, pathlib.Path(checkpoint_dir))
             last_checkpoint = time.monotonic()
     return _result(run, status, message)
+
+
+def _save_checkpoint(run: _Run, reporter: Reporter, checkpoint_dir: pathlib.Path) -> None:
+    """Points first, then the file, then the news: a checkpoint never lies ahead of the stored points."""
+    epoch, step = run.state.epoch, run.state.step
+    reporter.before_checkpoint(epoch=epoch, step=step)
+    checkpoint.save(checkpoint_dir, run.checkpoint_state())
+    reporter.on_checkpoint(epoch=epoch, step=step)
 
 
 def _result(run: _Run, status: str, message: str) -> TrainResult:
