@@ -6,6 +6,7 @@ import math
 import time
 
 import pytest
+import torch
 
 from tests.training.conftest import StopAfter, make_config
 from workers.training.engine import train
@@ -145,3 +146,20 @@ def test_checkpoints_are_spaced_by_time_not_written_after_every_tiny_epoch(tmp_p
     every_epoch = Ticking()
     train(config, every_epoch, checkpoint_dir=tmp_path / "b")
     assert [epoch for epoch, _ in every_epoch.checkpoints] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("batch_size, gather_values", [(64, 1 << 20), (64, 64 * 64 * 3), (7, 1)])
+def test_the_batches_are_the_permutations_rows_in_order(monkeypatch, batch_size, gather_values):
+    # Rows are gathered for several steps at once (or one batch at a time when batches are large): either way
+    # step i trains on rows perm[i*bs:(i+1)*bs], as a per-step index would.
+    from workers.training import engine
+
+    monkeypatch.setattr(engine, "GATHER_VALUES", gather_values)
+    run = engine._Run(make_config(batch_size=batch_size), NullReporter(), None)
+    perm, bs, steps = run.permutation(1), run.batch_size, run.steps_per_epoch
+    batches = list(run.batches(perm, 0, steps))
+    assert len(batches) == steps
+    for i, (xb, yb) in enumerate(batches):
+        rows = perm[i * bs:(i + 1) * bs]
+        assert torch.equal(xb, run.X[rows]) and torch.equal(yb, run.y[rows])
+    assert list(run.batches(perm, 3, 5))[0][1].tolist() == run.y[perm[3 * bs:4 * bs]].tolist()
