@@ -363,9 +363,10 @@ def train(
 ) -> TrainResult:
     """Train the configured model, reporting metrics to `reporter`; resume from `checkpoint_dir` if it holds one.
 
-    A checkpoint is written at the end of an epoch once `checkpoint_every_s` seconds have passed since
+    A checkpoint is taken at the end of an epoch once `checkpoint_every_s` seconds have passed since
     the last one (0: after every epoch), so that epochs of a few milliseconds do not spend their time
-    saving; a resumed run redoes at most that much work plus the unfinished epoch.
+    saving; a resumed run redoes at most that much work plus the unfinished epoch. The file is written
+    in the background while training goes on, and is on disk when this returns.
 
     Ends "completed" (all epochs, or early stopping), "stopped" (the reporter
     asked, checked every batch) or "diverged" (a NaN/inf training loss).
@@ -387,21 +388,29 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
     if ckpt is not None:
         run.restore(ckpt)
         reporter.on_resume(epoch=run.state.epoch, step=run.state.step)
-    last_checkpoint = time.monotonic()
-    status, message = "completed", ""
+    checkpoints = _Checkpoints(reporter, checkpoint_dir, checkpoint_every_s)
+    try:
+        status, message = _epochs(run, checkpoints)
+    except BaseException:
+        checkpoints.abandon()
+        raise
+    checkpoints.close()
+    return _result(run, status, message)
+
+
+def _epochs(run: _Run, checkpoints: "_Checkpoints") -> tuple[str, str]:
+    """Train the remaining epochs; returns (status, message)."""
+    config, reporter = run.config, run.reporter
     for epoch in range(run.state.epoch + 1, config.epochs + 1):
         if run.state.early_stopped:
             break
         started, lr = time.perf_counter(), run.sched.lr
         outcome, metrics = run.train_epoch(epoch)
         if outcome == "stopped":
-            status, message = "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
-            break
+            return "stopped", f"stopped on request during epoch {epoch} at step {run.state.step}"
         if outcome == "diverged":
             run.health.update(metrics)
-            status = "diverged"
-            message = f"loss became {run.diverged_value} at step {run.diverged_step} (epoch {epoch})"
-            break
+            return "diverged", f"loss became {run.diverged_value} at step {run.diverged_step} (epoch {epoch})"
         metrics.update(run.evaluate())
         metrics.update(run.health.update(metrics))
         metrics.update(epoch=float(epoch), lr=lr, epoch_time=time.perf_counter() - started)
@@ -409,12 +418,46 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
             metrics["baseline_val_loss"] = run.baseline
         run.end_epoch(epoch, metrics)
         reporter.log_metrics(run.state.step, _finite(metrics), epoch=epoch)
-        if checkpoint_dir is not None and time.monotonic() - last_checkpoint >= checkpoint_every_s:
-            reporter.before_checkpoint(epoch=epoch, step=run.state.step)
-            checkpoint.save(pathlib.Path(checkpoint_dir), run.checkpoint_state())
-            reporter.on_checkpoint(epoch=epoch, step=run.state.step)
-            last_checkpoint = time.monotonic()
-    return _result(run, status, message)
+        checkpoints.epoch_end(run)
+    return "completed", ""
+
+
+class _Checkpoints:
+    """A checkpoint at the first epoch end `every_s` seconds after the last one, written in the background.
+
+    The reporter hears `before_checkpoint` before the state is taken and `on_checkpoint` once the file is
+    on disk: at a later epoch end, or when training ends (which waits for the write in flight).
+    """
+
+    def __init__(self, reporter: Reporter, checkpoint_dir: Optional[pathlib.Path], every_s: float):
+        self.reporter, self.every_s = reporter, every_s
+        self.writer = None if checkpoint_dir is None else checkpoint.BackgroundWriter(pathlib.Path(checkpoint_dir))
+        self.last = time.monotonic()
+
+    def epoch_end(self, run: _Run) -> None:
+        if self.writer is None:
+            return
+        if time.monotonic() - self.last < self.every_s:
+            self.written(self.writer.finished())
+            return
+        s = run.state
+        self.reporter.before_checkpoint(epoch=s.epoch, step=s.step)
+        self.written(self.writer.submit(run.checkpoint_state(), (s.epoch, s.step)))
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.written(self.writer.wait())
+
+    def abandon(self) -> None:
+        """Training failed: let the write in flight finish (its file is whole), report nothing, raise nothing."""
+        if self.writer is not None:
+            with contextlib.suppress(BaseException):
+                self.writer.wait()
+
+    def written(self, tags: list) -> None:
+        for epoch, step in tags:
+            self.reporter.on_checkpoint(epoch=epoch, step=step)
 
 
 def _result(run: _Run, status: str, message: str) -> TrainResult:
