@@ -242,7 +242,8 @@ def main() -> None:
     if args.side:
         serve(args.side, int(args.threads), args.db, args.quick)
         return
-    figures = measure([int(t) for t in args.threads.split(",")], args.quick, args.pairs, args.wait_limit)
+    figures = measure([int(t) for t in args.threads.split(",")], args.quick, args.pairs, args.wait_limit,
+                      log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(json.dumps(figures, indent=1))
 
 
