@@ -12,7 +12,8 @@ import os
 import pathlib
 import random
 import threading
-from typing import Any, Optional
+import time
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -136,3 +137,43 @@ def load(checkpoint_dir: Optional[pathlib.Path]) -> Optional[dict[str, Any]]:
 def cpu_state(module_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A detached copy (for best weights kept across epochs)."""
     return {k: v.detach().clone() for k, v in module_state.items()}
+
+
+class Checkpointer:
+    """A checkpoint at the first epoch end `every_s` seconds after the last one, written in the background.
+
+    The reporter hears `before_checkpoint` before the state is taken and `on_checkpoint` once the file is
+    on disk: at a later epoch end, or at `close()` (which waits for the write in flight).
+    """
+
+    def __init__(self, reporter, checkpoint_dir: Optional[pathlib.Path], every_s: float):
+        self.reporter, self.every_s = reporter, every_s
+        self.writer = None if checkpoint_dir is None else BackgroundWriter(pathlib.Path(checkpoint_dir))
+        self.last = time.monotonic()
+
+    def epoch_end(self, *, epoch: int, step: int, state: Callable[[], dict[str, Any]]) -> None:
+        """`state` is called only when a checkpoint is due."""
+        if self.writer is None:
+            return
+        if time.monotonic() - self.last < self.every_s:
+            self.written(self.writer.finished())
+            return
+        self.reporter.before_checkpoint(epoch=epoch, step=step)
+        self.written(self.writer.submit(state(), (epoch, step)))
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.written(self.writer.wait())
+
+    def abandon(self) -> None:
+        """Training failed: let the write in flight finish (its file is whole), report nothing, raise nothing."""
+        if self.writer is not None:
+            try:
+                self.writer.wait()
+            except BaseException:
+                pass
+
+    def written(self, tags: list) -> None:
+        for epoch, step in tags:
+            self.reporter.on_checkpoint(epoch=epoch, step=step)

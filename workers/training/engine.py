@@ -388,7 +388,7 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
     if ckpt is not None:
         run.restore(ckpt)
         reporter.on_resume(epoch=run.state.epoch, step=run.state.step)
-    checkpoints = _Checkpoints(reporter, checkpoint_dir, checkpoint_every_s)
+    checkpoints = checkpoint.Checkpointer(reporter, checkpoint_dir, checkpoint_every_s)
     try:
         status, message = _epochs(run, checkpoints)
     except BaseException:
@@ -398,7 +398,7 @@ def _train(config, reporter, checkpoint_dir, data_dir, checkpoint_every_s) -> Tr
     return _result(run, status, message)
 
 
-def _epochs(run: _Run, checkpoints: "_Checkpoints") -> tuple[str, str]:
+def _epochs(run: _Run, checkpoints: checkpoint.Checkpointer) -> tuple[str, str]:
     """Train the remaining epochs; returns (status, message)."""
     config, reporter = run.config, run.reporter
     for epoch in range(run.state.epoch + 1, config.epochs + 1):
@@ -418,46 +418,8 @@ def _epochs(run: _Run, checkpoints: "_Checkpoints") -> tuple[str, str]:
             metrics["baseline_val_loss"] = run.baseline
         run.end_epoch(epoch, metrics)
         reporter.log_metrics(run.state.step, _finite(metrics), epoch=epoch)
-        checkpoints.epoch_end(run)
+        checkpoints.epoch_end(epoch=run.state.epoch, step=run.state.step, state=run.checkpoint_state)
     return "completed", ""
-
-
-class _Checkpoints:
-    """A checkpoint at the first epoch end `every_s` seconds after the last one, written in the background.
-
-    The reporter hears `before_checkpoint` before the state is taken and `on_checkpoint` once the file is
-    on disk: at a later epoch end, or when training ends (which waits for the write in flight).
-    """
-
-    def __init__(self, reporter: Reporter, checkpoint_dir: Optional[pathlib.Path], every_s: float):
-        self.reporter, self.every_s = reporter, every_s
-        self.writer = None if checkpoint_dir is None else checkpoint.BackgroundWriter(pathlib.Path(checkpoint_dir))
-        self.last = time.monotonic()
-
-    def epoch_end(self, run: _Run) -> None:
-        if self.writer is None:
-            return
-        if time.monotonic() - self.last < self.every_s:
-            self.written(self.writer.finished())
-            return
-        s = run.state
-        self.reporter.before_checkpoint(epoch=s.epoch, step=s.step)
-        self.written(self.writer.submit(run.checkpoint_state(), (s.epoch, s.step)))
-        self.last = time.monotonic()
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.written(self.writer.wait())
-
-    def abandon(self) -> None:
-        """Training failed: let the write in flight finish (its file is whole), report nothing, raise nothing."""
-        if self.writer is not None:
-            with contextlib.suppress(BaseException):
-                self.writer.wait()
-
-    def written(self, tags: list) -> None:
-        for epoch, step in tags:
-            self.reporter.on_checkpoint(epoch=epoch, step=step)
 
 
 def _result(run: _Run, status: str, message: str) -> TrainResult:
