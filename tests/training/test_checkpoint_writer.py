@@ -24,6 +24,9 @@ class Journal(NullReporter):
         if epoch is not None:
             self.events.append(("epoch", epoch))
 
+    def before_checkpoint(self, *, epoch, step):
+        self.events.append(("flush", epoch))
+
     def on_checkpoint(self, *, epoch, step):
         super().on_checkpoint(epoch=epoch, step=step)
         self.events.append(("on disk", epoch))
@@ -63,6 +66,11 @@ def test_a_checkpoint_is_announced_only_once_it_is_on_disk(tmp_path):
     for kind, epoch in reporter.events:  # never before its own epoch has ended
         if kind == "on disk":
             assert ("epoch", epoch) in reporter.events[:reporter.events.index((kind, epoch))]
+    # ... and before the next checkpoint's points are flushed, so that what the reporter has stored when it
+    # hears of a checkpoint ends where that checkpoint does.
+    checkpoint_events = [e for e in reporter.events if e[0] != "epoch"]
+    assert checkpoint_events == [("flush", 1), ("on disk", 1), ("flush", 2), ("on disk", 2), ("flush", 3),
+                                 ("on disk", 3)]
 
 
 def test_a_failed_write_fails_the_run(tmp_path, monkeypatch):

@@ -158,8 +158,11 @@ class Checkpointer:
         if time.monotonic() - self.last < self.every_s:
             self.written(self.writer.finished())
             return
+        # The previous file is on disk before the next checkpoint's points are flushed: the reporter hears
+        # of each checkpoint while what it has stored still ends where that checkpoint does.
+        self.written(self.writer.wait())
         self.reporter.before_checkpoint(epoch=epoch, step=step)
-        self.written(self.writer.submit(state(), (epoch, step)))
+        self.writer.submit(state(), (epoch, step))
         self.last = time.monotonic()
 
     def close(self) -> None:
