@@ -6,6 +6,7 @@ an app dependency; its rows are skipped when that venv is absent), and prints
 one table. A benchmark, not a test: it never asserts on timing.
 
     .venv/bin/python -m bench [--quick] [--sections training,logging,...] [--markdown docs/benchmarks.md]
+    .venv/bin/python -m bench --sections training    # the training rows alone (overhead, data path)
 """
 
 from __future__ import annotations
@@ -41,27 +42,42 @@ def say(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')} load {load()}] {msg}", file=sys.stderr, flush=True)
 
 
-def run_training(quick: bool, threads: int) -> dict:
+def run_training(args) -> dict:
+    """Engine overhead against a hand-written loop (bench/overhead.py, one process per side, for each
+    thread count), the cost of the eval-mode training sample, and the data path (DataLoader against
+    tensor indexing, bench/bench_training.py)."""
     import bench_training
+    import overhead
     import torch
 
     from workers.training.config import RunConfig
 
-    torch.set_num_threads(threads)
-    small = {"name": "iris"} if quick else {"name": "digits"}  # quick checks the harness, not the speed
-    digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if quick else 10, "dataset": small})
+    threads = [int(t) for t in args.overhead_threads.split(",") if t]
+    figures = {"overhead": overhead.measure(threads, args.quick, args.pairs, log=say)}
+    figures["train_eval"] = overhead.train_eval_cost(quick=args.quick)
+    torch.set_num_threads(args.threads)
+    small = {"name": "iris"} if args.quick else {"name": "digits"}  # quick checks the harness, not the speed
+    digits = RunConfig.model_validate({"seed": 0, "device": "cpu", "epochs": 1 if args.quick else 10, "dataset": small})
     large = RunConfig.model_validate(
         {
             "seed": 0,
             "device": "cpu",
-            "epochs": 1 if quick else 2,
-            "dataset": {"name": "synthetic_classification", "n_samples": 600 if quick else 60000, "n_features": 784},
+            "epochs": 1 if args.quick else 2,
+            "dataset": {
+                "name": "synthetic_classification",
+                "n_samples": 600 if args.quick else 60000,
+                "n_features": 784,
+            },
         }
     )
     # Digits runs last 0.1-0.3 s, where a scheduler hiccup is a few percent: best of more repeats.
-    short, long = (1, 1) if quick else (9, 3)
-    name = "synthetic 600×784" if quick else "synthetic 60,000×784"
-    return {small["name"]: bench_training.measure_case(digits, short), name: bench_training.measure_case(large, long)}
+    short, long = (1, 1) if args.quick else (9, 3)
+    name = "synthetic 600×784" if args.quick else "synthetic 60,000×784"
+    figures["data_path"] = {
+        small["name"]: bench_training.measure_case(digits, short, with_engine=False),
+        name: bench_training.measure_case(large, long, with_engine=False),
+    }
+    return figures
 
 
 def backends() -> list[tuple[str, str]]:
@@ -206,8 +222,8 @@ def collect(args, tmp: pathlib.Path) -> tuple[list[Row], dict]:
     figures: dict = {}
     rows: list[Row] = []
     if "training" in sections:
-        say("training: engine vs bare loop vs DataLoader")
-        figures["training"] = run_training(args.quick, args.threads)
+        say("training: worker path vs a hand-written loop, each in its own process; DataLoader vs indexing")
+        figures["training"] = run_training(args)
         rows += report.training_rows(figures["training"])
     ml = None
     if not args.no_mlflow and {"logging", "ingestion"} & set(sections):
@@ -278,7 +294,9 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="tiny sizes: checks the harness, not the speed")
     ap.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {SECTIONS}")
     ap.add_argument("--no-mlflow", action="store_true", help="skip MLflow's side even if its venv exists")
-    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (data-path rows)")
+    ap.add_argument("--overhead-threads", default="1,2", help="torch threads of the overhead rows, comma-separated")
+    ap.add_argument("--pairs", type=int, default=7, help="alternating pairs kept per overhead row")
     ap.add_argument("--markdown", help="also write the table, with machine and load, to this file")
     ap.add_argument("--json", help="also write every raw figure to this file")
     args = ap.parse_args()

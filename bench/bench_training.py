@@ -1,4 +1,9 @@
-"""Engine overhead and data-path benchmark. Prints figures; never asserts on timing.
+"""Data-path benchmark (and a quick in-process engine check). Prints figures; never asserts on timing.
+
+`make bench` takes only the data-path rows from here (bare against DataLoader); its overhead rows come
+from bench/overhead.py, against a loop written by hand with plain torch.nn modules in its own process.
+The "engine" column below runs in the same process against a loop built from LossLab's own model and
+loss code, with data loading patched out: a quick check while iterating, not the figure to quote.
 
 Compares, on the same tensors and the same model/optimizer:
   engine      train() with full tracking (a reporter that buffers points like the real one),
@@ -111,16 +116,19 @@ def run_bare(config: RunConfig, data, dataloader: bool) -> None:
     sync(device)
 
 
-def measure_case(config: RunConfig, repeats: int) -> dict[int, dict[str, dict[str, float]]]:
+def measure_case(config: RunConfig, repeats: int, with_engine: bool = True) -> dict[int, dict[str, dict[str, float]]]:
     """{batch: {"wall"|"cpu": {"engine"|"bare"|"dataloader": best seconds}}} at batch 32 and 256."""
     data = load_dataset(config)
     result = {}
     for batch in (32, 256):
         cfg = config.model_copy(update={"batch_size": batch})
-        times: dict[str, list[tuple[float, float]]] = {"engine": [], "bare": [], "dataloader": []}
+        times: dict[str, list[tuple[float, float]]] = {"bare": [], "dataloader": []}
+        if with_engine:
+            times["engine"] = []
         run_bare(cfg, data, False)  # warm-up: lazy imports, allocator, kernels
         for _ in range(repeats):  # interleaved, so load changes on the machine hit all three alike
-            times["engine"].append(timed(run_engine, cfg, data))
+            if with_engine:
+                times["engine"].append(timed(run_engine, cfg, data))
             times["bare"].append(timed(run_bare, cfg, data, False))
             times["dataloader"].append(timed(run_bare, cfg, data, True))
         result[batch] = {

@@ -105,9 +105,8 @@ def _points(run_id: int) -> int:
 
 
 def bench_engine(exp, quick: bool) -> dict:
-    """The worker's path: engine.train() with the real DbReporter, vs the bare loop of bench_training."""
-    import bench_training
-
+    """The database's share of the worker's path: engine.train() with the real DbReporter, vs the same engine
+    keeping its points in memory. (The worker path against a hand-written loop: bench/overhead.py.)"""
     from workers.runner import DbReporter
     from workers.training import engine
     from workers.training.config import RunConfig
@@ -131,7 +130,6 @@ def bench_engine(exp, quick: bool) -> dict:
             )
 
     modes = {
-        "bare": lambda: bench_training.run_bare(config, data, False),
         "engine_db": lambda: worker(DbReporter(run.pk, 1, "classification")),
         "engine_memory": lambda: worker(NullReporter()),  # the same engine, points kept in memory
     }

@@ -26,6 +26,8 @@ def test_quick_bench_prints_the_table(tmp_path):
             "--no-mlflow",
             "--threads",
             "1",
+            "--overhead-threads",
+            "1",
             "--sections",
             "training,logging,ingestion,listing,compare",
             "--markdown",
@@ -42,7 +44,9 @@ def test_quick_bench_prints_the_table(tmp_path):
     assert "LossLab benchmark" in table and "load average" in table
     for area in ("training", "logging", "ingestion", "listing", "compare"):
         assert f"\n{area} " in table, f"no {area} row in:\n{table}"
-    assert "engine with full tracking vs bare loop" in table
+    assert "worker path (engine.train + DbReporter) vs a hand-written torch.nn loop" in table
+    assert "worker path (engine.train + DbReporter, checkpoints)" in table and "checkpoint(s) a run" in table
+    assert "eval-mode training sample" in table and "DataLoader(TensorDataset) vs tensor indexing" in table
     assert "run_record_metrics" in table and "MLflow venv absent" in table
     assert "experiment page, 120 runs with real-size summaries (vs 10)" in table and "queries constant" in table
     assert "GET /api/experiments/{id}/compare" in table and "leaderboard page" in table

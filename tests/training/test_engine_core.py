@@ -136,10 +136,10 @@ class EpochClock:
 
 
 def test_checkpoints_are_spaced_by_time_not_written_after_every_tiny_epoch(tmp_path, monkeypatch):
-    from workers.training import engine
+    from workers.training import checkpoint
 
     clock = EpochClock()
-    monkeypatch.setattr(engine, "time", clock)
+    monkeypatch.setattr(checkpoint, "time", clock)
 
     class Ticking(NullReporter):
         def log_metrics(self, step, metrics, *, epoch=None):

@@ -143,3 +143,24 @@ def test_group_gradient_norms_are_the_mean_norm_of_each_groups_weight_matrices()
         assert means[f"grad_norm/{name}"] == pytest.approx(sum(values) / len(values), rel=1e-5)
     norms.reset()
     assert norms.means() == {}
+
+
+@pytest.mark.parametrize("name", ["gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"])
+def test_every_optimizer_takes_the_multi_tensor_path_with_the_same_arithmetic(name):
+    # On the CPU torch loops over the parameters in Python unless asked for foreach; the result must not move.
+    cfg = OptimizerConfig(name=name, lr=0.01, momentum=0.5 if name == "rmsprop" else 0.0, weight_decay=0.01)
+    weights = []
+    for foreach in (True, False):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(hidden=[16], dropout=0.0), (4,), 3)
+        opt = build_optimizer(model.parameters(), cfg)
+        assert opt.param_groups[0]["foreach"] is True
+        opt.param_groups[0]["foreach"] = foreach
+        for _ in range(5):
+            x = torch.randn(8, 4)
+            loss = model(x).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])

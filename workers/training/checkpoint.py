@@ -15,10 +15,14 @@ never loaded into the model.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import pathlib
 import random
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, Optional, TypedDict
 
 import numpy as np
@@ -82,16 +86,77 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save(checkpoint_dir: pathlib.Path, state: dict[str, Any]) -> pathlib.Path:
-    """Write the checkpoint to a temp file, fsync it, then os.replace: a crash never leaves half a file."""
+    """Write the checkpoint now (see `write`)."""
+    return write(checkpoint_dir, serialize(state))
+
+
+def serialize(state: dict[str, Any]) -> bytes:
+    """The checkpoint's bytes: a snapshot, so that training can go on changing the tensors afterwards."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def write(checkpoint_dir: pathlib.Path, data: bytes) -> pathlib.Path:
+    """Write to a temp file, fsync it, then os.replace: a crash never leaves half a file."""
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     path = checkpoint_dir / FILENAME
     tmp = checkpoint_dir / f".{FILENAME}.{os.getpid()}.tmp"
     with open(tmp, "wb") as f:
-        torch.save(state, f)
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+class BackgroundWriter:
+    """Writes checkpoints to disk from a thread of its own, one at a time.
+
+    The training thread only serialises the state (~2 ms for the tutorial MLP) and goes on; the write and
+    its fsync (~15 ms there on this project's VMs, seconds for a large model on a slow disk) overlap
+    training. Each checkpoint carries a tag; `finished()` and `wait()` return the tags of the writes now on
+    disk, so the caller can say so only then. A failed write raises in the training thread at the next call.
+    """
+
+    def __init__(self, checkpoint_dir: pathlib.Path):
+        self.checkpoint_dir = checkpoint_dir
+        self._thread: Optional[threading.Thread] = None
+        self._error: Optional[BaseException] = None
+        self._tag: Any = None
+
+    def submit(self, state: dict[str, Any], tag: Any) -> list:
+        """Snapshot `state` and write it in the background (after the write in flight, if any, whose tag
+        is returned in a list)."""
+        done = self.wait()
+        data = serialize(state)
+        self._tag = tag
+        self._thread = threading.Thread(target=self._write, args=(data,), name="checkpoint-writer", daemon=True)
+        self._thread.start()
+        return done
+
+    def _write(self, data: bytes) -> None:
+        try:
+            write(self.checkpoint_dir, data)
+        except BaseException as exc:  # re-raised in the training thread by wait()
+            self._error = exc
+
+    def finished(self) -> list:
+        """The tag of the write that has reached the disk since the last call, in a list (empty: none). No wait."""
+        if self._thread is not None and not self._thread.is_alive():
+            return self.wait()
+        return []
+
+    def wait(self) -> list:
+        """Block until the write in flight is on disk; its tag in a list (empty: none was in flight)."""
+        if self._thread is None:
+            return []
+        self._thread.join()
+        self._thread, tag, self._tag = None, self._tag, None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return [tag]
 
 
 def load(checkpoint_dir: Optional[pathlib.Path], owner: Optional[Owner] = None) -> Optional[dict[str, Any]]:
@@ -123,3 +188,59 @@ def usable(checkpoint_dir: Optional[pathlib.Path], owner: Owner) -> bool:
 def cpu_state(module_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A detached copy (for best weights kept across epochs)."""
     return {k: v.detach().clone() for k, v in module_state.items()}
+
+
+class Checkpointer:
+    """A checkpoint at the first epoch end `every_s` seconds after the last one, written in the background.
+
+    The reporter hears `before_checkpoint` before the state is taken and `on_checkpoint` once the file is
+    on disk: at a later epoch end, or at `close()` (which waits for the write in flight).
+    """
+
+    def __init__(self, reporter, checkpoint_dir: Optional[pathlib.Path], every_s: float):
+        self.reporter, self.every_s = reporter, every_s
+        self.writer = None if checkpoint_dir is None else BackgroundWriter(pathlib.Path(checkpoint_dir))
+        self.last = time.monotonic()
+
+    def epoch_end(self, *, epoch: int, step: int, state: Callable[[], dict[str, Any]]) -> None:
+        """`state` is called only when a checkpoint is due."""
+        if self.writer is None:
+            return
+        if time.monotonic() - self.last < self.every_s:
+            self.written(self.writer.finished())
+            return
+        # The previous file is on disk before the next checkpoint's points are flushed: the reporter hears
+        # of each checkpoint while what it has stored still ends where that checkpoint does.
+        self.written(self.writer.wait())
+        self.reporter.before_checkpoint(epoch=epoch, step=step)
+        self.writer.submit(state(), (epoch, step))
+        self.last = time.monotonic()
+
+    def now(self, *, epoch: int, step: int, state: Callable[[], dict[str, Any]]) -> None:
+        """A checkpoint at this very step, on disk when this returns (a stop mid-epoch hands the run back).
+
+        Points first, then the file, then the news: a checkpoint never lies ahead of the stored points.
+        """
+        if self.writer is None:
+            return
+        self.written(self.writer.wait())  # the write in flight must not land after this one
+        self.reporter.before_checkpoint(epoch=epoch, step=step)
+        save(self.writer.checkpoint_dir, state())
+        self.reporter.on_checkpoint(epoch=epoch, step=step)
+        self.last = time.monotonic()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.written(self.writer.wait())
+
+    def abandon(self) -> None:
+        """Training failed: let the write in flight finish (its file is whole), report nothing, raise nothing."""
+        if self.writer is not None:
+            try:
+                self.writer.wait()
+            except BaseException:
+                pass
+
+    def written(self, tags: list) -> None:
+        for epoch, step in tags:
+            self.reporter.on_checkpoint(epoch=epoch, step=step)

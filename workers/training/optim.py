@@ -19,22 +19,25 @@ from .config import DEFAULT_MOMENTUM, OptimizerConfig, ScheduleConfig
 
 
 def build_optimizer(params, cfg: OptimizerConfig) -> torch.optim.Optimizer:
-    """The configured optimizer. gd is plain SGD; the engine feeds it the full batch."""
-    lr, wd, mom = cfg.lr, cfg.weight_decay, cfg.momentum
-    name = cfg.name
+    """The configured optimizer. gd is plain SGD; the engine feeds it the full batch.
+
+    Always the multi-tensor ("foreach") implementation, which torch picks by itself only on CUDA: on the
+    CPU its default loops over the parameters in Python, about ten ops each per step (~0.1 ms a step for
+    the tutorial MLP, 7 % of it). The foreach updates are the same arithmetic, bit for bit (tested).
+    """
+    mom = cfg.momentum
+    name, common = cfg.name, {"lr": cfg.lr, "weight_decay": cfg.weight_decay, "foreach": True}
     if name in ("gd", "sgd"):
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+        return torch.optim.SGD(params, **common)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(
-            params, lr=lr, momentum=mom or DEFAULT_MOMENTUM, nesterov=name == "nesterov", weight_decay=wd
-        )
+        return torch.optim.SGD(params, momentum=mom or DEFAULT_MOMENTUM, nesterov=name == "nesterov", **common)
     if name == "adagrad":
-        return torch.optim.Adagrad(params, lr=lr, weight_decay=wd)
+        return torch.optim.Adagrad(params, **common)
     if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=mom, weight_decay=wd)
+        return torch.optim.RMSprop(params, momentum=mom, **common)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+        return torch.optim.Adam(params, **common)
+    return torch.optim.AdamW(params, **common)
 
 
 def lr_factor(cfg: ScheduleConfig, epoch: int, epochs: int) -> float:
