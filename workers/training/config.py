@@ -45,7 +45,8 @@ MAX_SAMPLES = 200_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN/±inf (JSON's 1e999 reads as inf) are refused by field, whatever the field's bounds say.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Preprocessing(_Strict):
@@ -67,7 +68,7 @@ class DatasetConfig(_Strict):
     n_features: int = Field(
         20, ge=3, le=MAX_WIDTH, description="Columns generated for synthetic_classification/regression."
     )
-    upload: Optional[int] = Field(None, ge=1, description="Uploaded CSV id (dataset 'csv' only).")
+    upload: Optional[int] = Field(None, ge=1, le=2**63 - 1, description="Uploaded CSV id (dataset 'csv' only).")
     target: Optional[str] = Field(None, max_length=200, description="Target column of the uploaded CSV.")
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
 
