@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -83,7 +83,7 @@ class ModelConfig(_Strict):
     arch: Literal["mlp", "cnn", "rnn", "lstm", "gru", "transformer"] = Field(
         "mlp", description="mlp for tables; cnn for digit images; rnn/lstm/gru/transformer for sequences."
     )
-    hidden: list[int] = Field(
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
         default_factory=lambda: [256, 128],
         min_length=1,
         max_length=MAX_DEPTH,
