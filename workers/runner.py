@@ -26,6 +26,7 @@ from experiments import queue
 from experiments.analysis.history import diagnose_history
 from experiments.metric_store import compact, read_series
 from experiments.models import Run
+from experiments.selectors.configs import config_read
 from workers.device import device_info, device_usage, release_device
 from workers.drills import with_faults
 from workers.training.config import RunConfig
@@ -178,7 +179,11 @@ class Heartbeat(threading.Thread):
 def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
     run = Run.objects.get(pk=run_id)
-    config = RunConfig.model_validate(run.config)
+    stored = config_read(run.config)
+    if stored.config is None:  # a row that no longer parses: fail it by name rather than crash the task
+        queue.run_finish(run_id=run_id, attempt=attempt, status=Run.Status.FAILED, error=stored.problem)
+        return
+    config = stored.config
     reporter = DbReporter(run_id, attempt, config.task)
     checkpoint_dir = settings.CHECKPOINT_DIR / str(run_id)
     beat = Heartbeat(reporter)

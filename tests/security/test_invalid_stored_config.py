@@ -100,3 +100,20 @@ def test_a_run_whose_stored_config_no_longer_parses_breaks_no_page(alice_client,
 def test_a_valid_stored_config_is_not_flagged(alice_client, experiment, good_run):
     body = alice_client.get(f"/api/experiments/{experiment.pk}/ranking").json()
     assert body["invalid_config_runs"] == 0 and [g["key"] for g in body["groups"]] == ["good"]
+
+
+def test_a_worker_fails_a_claimed_run_whose_config_no_longer_parses(experiment):
+    from experiments.queue import run_claim_next
+    from experiments.services import run_launch
+    from workers.runner import execute_run
+
+    run = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config())
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE experiments_run SET config = %s{cast} WHERE id = %s", ['{"epochs": 0}', run.pk])
+    claimed = run_claim_next(worker_name="w-invalid")
+    assert claimed.pk == run.pk
+    execute_run(claimed.pk, claimed.attempt)  # no exception: the task ends, the worker takes the next run
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert run.error.startswith("invalid config: epochs:")
