@@ -120,8 +120,21 @@ def assert_reads_survive(client, experiment, run_ids: list[int]) -> None:
 def test_experiment_creation_survives_generated_bodies(fuzz_client, team_and_user, openapi):
     team = team_and_user[0]
     valid = schema_bodies(openapi, "/api/experiments") | schema_bodies(openapi, "/api/experiments", team=team.pk)
-    sent = fuzz_post(fuzz_client, "/api/experiments", hostile(valid), examples=EXPERIMENT_EXAMPLES)
+    created = []
+
+    def check(body, response):
+        if response.status_code == 201:
+            created.append(response.json()["id"])
+
+    sent = fuzz_post(fuzz_client, "/api/experiments", hostile(valid), examples=EXPERIMENT_EXAMPLES, check=check)
     assert sent >= EXPERIMENT_EXAMPLES * SCALE * 0.9
+    assert created, "some generated bodies create an experiment"
+    # stored, then read: what was accepted renders in every listing and on its own page
+    for url in ["/experiments/", "/api/experiments", "/", "/api/dashboard"] + [
+        f"/experiments/{e}/" for e in created[:30]
+    ]:
+        r = fuzz_client.get(url)
+        assert r.status_code == 200, (url, r.status_code)
 
 
 def test_diagnose_survives_generated_bodies(fuzz_client, openapi):
