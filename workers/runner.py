@@ -27,6 +27,7 @@ from experiments import queue, selectors, storage
 from experiments.analysis.history import diagnose_history, min_train_loss
 from experiments.metric_store import compact, read_series
 from experiments.models import Run, Upload
+from experiments.selectors.configs import config_read
 from workers.device import device_info, device_usage, release_device
 from workers.drills import with_faults
 from workers.training.config import RunConfig
@@ -205,7 +206,11 @@ class Heartbeat(threading.Thread):
 def execute_run(run_id: int, attempt: int) -> None:
     """Train a claimed run and record how it ended. Never raises for a training failure."""
     run = Run.objects.get(pk=run_id)
-    config = RunConfig.model_validate(run.config)
+    stored = config_read(run.config)
+    if stored.config is None:  # a row that no longer parses: fail it by name rather than crash the task
+        queue.run_finish(run_id=run_id, attempt=attempt, status=Run.Status.FAILED, error=stored.problem)
+        return
+    config = stored.config
     reference = selectors.experiment_best_train_loss(run=run)
     reporter = DbReporter(run_id, attempt, config.task, config=run.config, reference=reference)
     beat = Heartbeat(reporter)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, Optional
 
 from django.http import HttpResponse
@@ -20,6 +19,12 @@ from workers.training.config import RunConfig
 router = Router(tags=["analysis"])
 
 MAX_EPOCHS_DIAGNOSED = 100_000
+MAX_LOSS = 1e300  # larger finite values overflow to inf in the diagnosis' sums and differences
+
+
+def _finite(value: int | float) -> bool:
+    """Within ±MAX_LOSS and finite; compared exactly, so a 400-digit integer is refused, not overflowed."""
+    return abs(value) <= MAX_LOSS  # False for NaN too
 
 
 class CompareQuery(Schema):
@@ -123,8 +128,14 @@ class DiagnoseIn(Schema):
         if len(value) > MAX_EPOCHS_DIAGNOSED:
             raise ValueError(f"at most {MAX_EPOCHS_DIAGNOSED} values")
         for i, v in enumerate(value):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ValueError(f"value {i} is {v!r}: send numbers, and null for a non-finite value")
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"value {i} is {v!r:.40}: send numbers, and null for a non-finite value")
+            if not _finite(v):
+                raise ValueError(
+                    f"value {i} is not a finite number within ±{MAX_LOSS:g}: send null for a non-finite value"
+                )
         return value
 
     @field_validator("baseline_loss", mode="before")
@@ -132,8 +143,8 @@ class DiagnoseIn(Schema):
     def _baseline(cls, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError("send a number or null")
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ValueError("must be a positive number")
+        if value is not None and not (_finite(value) and value > 0):
+            raise ValueError(f"must be a positive finite number, at most {MAX_LOSS:g}")
         return value
 
     @field_validator("experiment_best_train_loss", mode="before")

@@ -11,6 +11,7 @@ from ninja.responses import Status
 from experiments import metric_store, selectors, services
 from experiments.errors import Refused
 from experiments.models import Run, Team
+from experiments.selectors.configs import config_read
 from workers.training.config import RunConfig
 
 router = Router(tags=["runs"])
@@ -83,6 +84,7 @@ class RunOut(Schema):
     tags: list[str]
     status: str
     config: dict[str, Any]
+    config_error: Optional[str] = Field(None, description="Set when the stored config no longer parses.")
     config_hash: str
     seed: int
     priority: int
@@ -127,7 +129,8 @@ def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int,
         "name": run.name,
         "tags": run.tags or [],
         "status": run.status,
-        "config": run.config,
+        "config": run.config if isinstance(run.config, dict) else {},
+        "config_error": config_read(run.config).problem or None,
         "config_hash": run.config_hash,
         "seed": run.seed,
         "priority": run.priority,

@@ -19,6 +19,7 @@ from experiments.analysis.downsample import minmax_downsample
 from experiments.analysis.tables import flatten_config
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, MetricChunk, Run
+from experiments.selectors.configs import config_valid
 from workers.training.config import DATASETS
 
 X_AXES = ("step", "epoch", "time")
@@ -67,6 +68,12 @@ def compare_runs(*, experiment: Experiment, run_ids: list[int]) -> list[Run]:
             f"No run {', '.join(map(str, unknown))} in this experiment.", field="runs", code=ErrorCode.MALFORMED
         )
     return [found[i] for i in run_ids]
+
+
+def runs_with_valid_config(runs: list[Run]) -> tuple[list[Run], int]:
+    """The runs whose stored config still parses, and how many were left out (shown as a count)."""
+    valid = [r for r in runs if config_valid(r.config)]
+    return valid, len(runs) - len(valid)
 
 
 def task_of(config: dict | None, summary: dict | None) -> str:
@@ -261,7 +268,8 @@ def comparison_get(
         raise Refused(f"x must be one of {', '.join(X_AXES)}.", field="x", code=ErrorCode.MALFORMED)
     if not 4 <= max_points <= MAX_POINTS:
         raise Refused(f"max_points must be between 4 and {MAX_POINTS}.", field="max_points", code=ErrorCode.MALFORMED)
-    runs = compare_runs(experiment=experiment, run_ids=run_ids)
+    runs, invalid = runs_with_valid_config(compare_runs(experiment=experiment, run_ids=run_ids))
+    run_ids = [r.pk for r in runs]
     aware = loss_awareness(runs) if runs else {"default_keys": ["train_loss", "val_loss"], "mixed_losses": False}
     keys = keys or aware["default_keys"]
     diff = config_diff([r.config for r in runs])
@@ -276,6 +284,7 @@ def comparison_get(
         "default_keys": aware["default_keys"],
         "higher_is_better": sorted(HIGHER_IS_BETTER),
         "config_diff": diff,
+        "invalid_config_runs": invalid,  # chosen, but left out: their stored config no longer parses
         "runs": [run_brief(r, fields) for r in runs],
         "series": {str(k): v for k, v in compare_series(run_ids, keys=keys, x=x, max_points=max_points).items()},
     }

@@ -17,6 +17,7 @@ from experiments import metric_store
 from experiments.analysis.history import json_safe
 from experiments.analysis.tables import flatten_config, spreadsheet_safe
 from experiments.models import Experiment, Run
+from experiments.selectors.configs import config_valid
 
 RUN_FIELDS = ["id", "name", "status", "verdict", "seed", "group_hash", "created", "finished_at", "best_epoch"]
 
@@ -51,9 +52,14 @@ def run_row(run: Run) -> dict[str, Any]:
     return row
 
 
-def _runs(experiment: Experiment) -> Iterable[Run]:
+def _runs(experiment: Experiment, skipped: list[int] | None = None) -> Iterable[Run]:
+    """The experiment's runs whose stored config still parses; the ids of the others go to `skipped`."""
     fields = ["id", "name", "status", "verdict", "seed", "group_hash", "created", "finished_at", "config", "summary"]
-    return experiment.runs.order_by("id").only(*fields).iterator(chunk_size=500)
+    for run in experiment.runs.order_by("id").only(*fields).iterator(chunk_size=500):
+        if config_valid(run.config):
+            yield run
+        elif skipped is not None:
+            skipped.append(run.pk)
 
 
 def _csv_lines(rows: Iterable[list]) -> Iterator[str]:
@@ -78,6 +84,7 @@ def experiment_runs_csv(experiment: Experiment) -> Iterator[str]:
 
 
 def experiment_runs_json(experiment: Experiment) -> dict[str, Any]:
+    skipped: list[int] = []
     runs = [
         {
             "id": r.pk,
@@ -91,9 +98,10 @@ def experiment_runs_json(experiment: Experiment) -> dict[str, Any]:
             "config": r.config,
             "summary": r.summary,
         }
-        for r in _runs(experiment)
+        for r in _runs(experiment, skipped)
     ]
-    return json_safe({"experiment": {"id": experiment.pk, "name": experiment.name}, "runs": runs})
+    experiment_out = {"id": experiment.pk, "name": experiment.name}
+    return json_safe({"experiment": experiment_out, "runs": runs, "invalid_config_run_ids": skipped})
 
 
 def run_history_csv(run: Run) -> Iterator[str]:

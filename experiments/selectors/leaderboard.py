@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from dataclasses import asdict
 from typing import Any
 
-import orjson
 from django.db.models import Count, FloatField, Min, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
@@ -22,6 +21,7 @@ from experiments.analysis import names, ranking
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Run
 from experiments.selectors.comparison import MISSING, config_diff, task_of
+from experiments.selectors.configs import config_decode, config_valid
 
 # metric -> (label, higher is better)
 METRICS: dict[str, tuple[str, bool]] = {
@@ -69,13 +69,16 @@ def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]
     configs: dict[str, dict] = {}
     first: dict = {}
     for pk, group, config, summary in rep_runs.values_list("pk", "group_hash", "config_text", "summary_text"):
-        config = orjson.loads(config)
+        config = config_decode(config)
+        if not config_valid(config):
+            continue  # a group's runs share its config: none of them is ranked, they are counted as invalid
         if isinstance(config, dict):
             first = first or config
             # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of
             # copies kept alive made Python's garbage collector walk the whole heap about every other request.
             config = {k: first[k] if v == first.get(k, MISSING) else v for k, v in config.items()}
-        reps[group] = pk, task_of(config, orjson.loads(summary))
+        summary = config_decode(summary)
+        reps[group] = pk, task_of(config, summary if isinstance(summary, dict) else None)
         configs[group] = config
     return counts, reps, configs
 
@@ -132,11 +135,12 @@ def leaderboard_get(
     """Configurations of `experiment` ranked by `metric` (mean over seeds, bootstrap-SE t-interval inside the
     metric's range), and the factor effects of one of its sweeps (`sweep`, default the newest)."""
     counts, reps, configs = _groups_info(experiment)
+    invalid_runs = sum(sum(counts.pop(g).values()) for g in list(counts) if g not in configs)
     metric = metric or default_metric(reps)
     if metric not in METRICS:
         raise Refused(f"metric must be one of {', '.join(METRICS)}.", field="metric", code=ErrorCode.MALFORMED)
     label, higher = METRICS[metric]
-    scores = _scores(experiment, metric)
+    scores = {g: runs for g, runs in _scores(experiment, metric).items() if g in configs}
     if baseline and baseline not in scores:
         raise Refused(
             "baseline is not a configuration with finished runs here.", field="baseline", code=ErrorCode.MALFORMED
@@ -168,6 +172,7 @@ def leaderboard_get(
         "min_seeds": ranking.MIN_SEEDS,
         "groups": rows,
         "unranked_groups": max(len(ordered) - MAX_GROUPS, 0),
+        "invalid_config_runs": invalid_runs,  # skipped: their stored config no longer parses
         "unscored_groups": [{"key": g, "label": labels.get(g, g), "runs": dict(counts[g])} for g in unscored],
         "sweeps": [],
         "sweep": None,

@@ -21,7 +21,7 @@ PICKER_LIMIT = 500
 
 
 def _compare_context(request, experiment, run_ids: list[int], options: dict, saved=None) -> dict:
-    runs = comparison.compare_runs(experiment=experiment, run_ids=run_ids)
+    runs, invalid = comparison.runs_with_valid_config(comparison.compare_runs(experiment=experiment, run_ids=run_ids))
     aware = comparison.loss_awareness(runs) if runs else None
     diff = comparison.config_diff([r.config for r in runs])
     options = {
@@ -34,7 +34,8 @@ def _compare_context(request, experiment, run_ids: list[int], options: dict, sav
     return {
         "experiment": experiment,
         "runs": runs,
-        "run_ids": run_ids,
+        "run_ids": [r.pk for r in runs],
+        "invalid_config_runs": invalid,
         "aware": aware,
         "diff": diff,
         "options": options,

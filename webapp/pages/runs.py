@@ -14,6 +14,7 @@ from experiments import selectors, services, storage
 from experiments.errors import Refused
 from experiments.models import Run
 from experiments.selectors import leaderboard
+from experiments.selectors.configs import config_read
 from webapp.pages.forms import ExperimentForm, RunLaunchForm
 from webapp.pages.teams import current_team
 from workers.training.presets import PRESETS
@@ -97,7 +98,12 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
-    context = {"run": run, "experiment": run.experiment, "has_model": storage.model_path(run).exists()}
+    context = {
+        "run": run,
+        "experiment": run.experiment,
+        "has_model": storage.model_path(run).exists(),
+        "config_problem": config_read(run.config).problem,
+    }
     return render(request, "experiments/run_detail.html", {**context, "retention_h": settings.CHECKPOINT_RETENTION_H})
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -56,7 +56,8 @@ MAX_SAMPLES = 200_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN/±inf (JSON's 1e999 reads as inf) are refused by field, whatever the field's bounds say.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Preprocessing(_Strict):
@@ -94,7 +95,9 @@ class DatasetConfig(_Strict):
     n_features: int = Field(
         20, ge=3, le=MAX_WIDTH, description="Columns generated for synthetic_classification/regression."
     )
-    upload: Optional[int] = Field(None, ge=1, description="Uploaded file id (datasets csv, images, text).")
+    upload: Optional[int] = Field(
+        None, ge=1, le=2**63 - 1, description="Uploaded file id (datasets csv, images, text)."
+    )
     target: Optional[str] = Field(None, max_length=200, description="Target column of the uploaded CSV.")
     task: Optional[Task] = Field(None, description="Override the task inferred from an uploaded CSV.")
     text_column: Optional[str] = Field(None, max_length=200, description="Column holding the text (dataset 'text').")
@@ -126,7 +129,7 @@ class ModelConfig(_Strict):
     arch: Literal["mlp", "cnn", "resnet", "rnn", "lstm", "gru", "transformer"] = Field(
         "mlp", description="mlp for tables; cnn or resnet for images; rnn/lstm/gru/transformer for sequences and text."
     )
-    hidden: list[int] = Field(
+    hidden: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] = Field(
         default_factory=lambda: [256, 128],
         min_length=1,
         max_length=MAX_DEPTH,
