@@ -10,11 +10,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments import selectors, services
+from experiments.analysis.tables import flatten_config
 from experiments.errors import Refused
 from experiments.models import Run
 from experiments.selectors import leaderboard
 from webapp.pages.forms import ExperimentForm, RunLaunchForm
 from webapp.pages.teams import current_team
+from workers.training.config import DATASETS
 from workers.training.presets import PRESETS
 
 
@@ -73,13 +75,20 @@ def run_new(request, experiment_id: int):
             run = services.run_launch(
                 experiment=experiment, user=request.user, config=form.config, name=form.cleaned_data["name"]
             )
-            messages.success(request, f"Run “{run.name}” queued.")
+            # No "queued" flash: the run page's status banner says so, and follows the run from there.
             return redirect("run_detail", run_id=run.pk)
         except Refused as exc:
             form.add_service_error(exc)
             status = exc.status if exc.status == 429 else 400
     columns = {u.pk: u.column_names for u in uploads}
-    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset, "upload_columns": columns}
+    context = {
+        "experiment": experiment,
+        "form": form,
+        "presets": PRESETS,
+        "preset": preset,
+        "preset_label": PRESETS[preset][0],
+        "upload_columns": columns,
+    }
     return render(request, "experiments/run_form.html", context, status=status)
 
 
@@ -88,7 +97,41 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
-    return render(request, "experiments/run_detail.html", {"run": run, "experiment": run.experiment})
+    preset, differences = preset_differences(run.config)
+    context = {
+        "run": run,
+        "experiment": run.experiment,
+        "task": run_task(run.config),
+        "preset_label": preset,
+        "differences": differences,
+    }
+    return render(request, "experiments/run_detail.html", context)
+
+
+def run_task(config: dict) -> str:
+    """classification or regression, as the stored config says (an upload's chosen task, else its dataset's)."""
+    dataset = config.get("dataset") or {}
+    if dataset.get("task") in ("classification", "regression"):
+        return dataset["task"]
+    return DATASETS.get(dataset.get("name"), ("classification", None))[0]
+
+
+def preset_differences(config: dict) -> tuple[str, list[tuple[str, object, object]]]:
+    """The closest preset's label, and each setting in which the run differs from it: what matters in this run.
+
+    Closest: one of the same architecture first (an MLP run is read against the MLP preset), then the
+    fewest differences.
+    """
+    flat = flatten_config(config)
+    candidates = []
+    for label, preset in PRESETS.values():
+        base = flatten_config(preset.model_dump(mode="json"))
+        rows = [(k, flat.get(k), base.get(k)) for k in sorted(set(flat) | set(base)) if flat.get(k) != base.get(k)]
+        candidates.append((flat.get("model.arch") != base.get("model.arch"), len(rows), label, rows))
+    if not candidates:
+        return "", []
+    _, _, label, rows = min(candidates, key=lambda c: c[:2])
+    return label, rows
 
 
 @login_required
