@@ -13,9 +13,9 @@
                       legend: {orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom"},
                       paper_bgcolor: "rgba(0,0,0,0)"};
   // Log scale when the positive values of a chart span several decades (a run blowing up to 1e37).
-  function spansDecades(traces) {
+  function spansDecades(traces, ratio = 1e3) {
     const ys = traces.flatMap((t) => t.y).filter((v) => v > 0 && isFinite(v));
-    return ys.length > 1 && Math.max(...ys) / Math.min(...ys) >= 1e3;
+    return ys.length > 1 && Math.max(...ys) / Math.min(...ys) >= ratio;
   }
   // On a log axis, labels at powers of ten (at most about six of them) once the values span two decades;
   // closer, Plotly's own ticks.
@@ -127,13 +127,14 @@
                                    yaxis2: {title: {text: "R²"}, overlaying: "y", side: "right", showgrid: false}});
     }
     Plotly.react("chart-metric", metric, metricLayout);
-    // A run that logs no learning rate (an imported history) gets no empty log-scale chart.
+    // A run that logs no learning rate (an imported history) gets no empty chart; a schedule spanning a decade or
+    // more is drawn on a log scale, a constant rate on a plain one.
     const lr = trace("lr", "learning rate"), lrChart = document.getElementById("chart-lr");
     lrChart.hidden = !lr;
     field("lr-card").hidden = !lr;
     if (lr) {
       Plotly.react(lrChart, [lr], {...layoutBase, showlegend: false, xaxis: epochAxis(),
-                                   yaxis: logAxis([lr])});
+                                   yaxis: spansDecades([lr], 10) ? logAxis([lr]) : {range: [0, 1.2 * Math.max(...lr.y)]}});
     }
     // Plotly.react only redraws arrays it has not seen: pass copies, not the arrays merge() grows.
     const st = series["train_loss_step"];
@@ -145,12 +146,11 @@
 
   // One sentence that follows the status: a finished run never keeps its "queued" banner.
   function banner(run) {
-    const done = run.finished_at ? " " + new Date(run.finished_at).toLocaleString() : "";
     switch (run.status) {
       case "queued": return "Queued: it starts when a worker is free.";
       case "running": return run.epoch ? "Training: epoch " + run.epoch + " of " + run.epochs + " done."
                                        : "Training has started; the first epoch is under way.";
-      case "succeeded": return "Finished:" + done + ".";
+      case "succeeded": return "Finished: " + run.epoch + " of " + run.epochs + " epochs trained.";
       case "diverged": return "Diverged: the loss became non-finite or grew without bound, so training stopped.";
       case "failed": return "Failed: see the error below.";
       case "cancelled": return "Cancelled; the curves recorded until then are kept.";
