@@ -146,6 +146,8 @@ def seeded(team_and_user):
         "run_queued": reverse("run_detail", args=[queued.pk]),
         "run_started": reverse("run_detail", args=[running.pk]),
         "compare": reverse("compare", args=[experiment.pk]) + f"?runs={ids}",
+        # 6 runs × 2 losses: 12 curves, each named in the legend (20 runs hide it)
+        "compare_6": reverse("compare", args=[experiment.pk]) + "?runs=" + ",".join(str(r.pk) for r in runs[3:9]),
         "leaderboard": reverse("leaderboard", args=[experiment.pk]),
         "sweep_form": reverse("sweep_new", args=[experiment.pk]),
         "team": reverse("team_detail"),
