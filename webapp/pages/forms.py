@@ -157,6 +157,34 @@ def unflatten(flat: dict[str, Any]) -> dict:
     return out
 
 
+def _fits(field: str, values: tuple[str, ...], default_loss: dict[str, str]) -> dict[str, list[str]]:
+    """For each dataset, the values of `field` ("loss.name" or "model.arch") the schema accepts with it.
+
+    Asked of RunConfig itself, so the form offers what the server would take (one source: the schema).
+    """
+    section, key = field.split(".")
+    out: dict[str, list[str]] = {}
+    for dataset, (task, _) in _cfg.DATASETS.items():
+        base = {"dataset": {"name": dataset, "upload": 1, "target": "y"} if dataset == "csv" else {"name": dataset}}
+        base["loss"] = {"name": default_loss[task]}
+        fits = []
+        for value in values:
+            try:
+                RunConfig.model_validate({**base, section: {**base.get(section, {}), key: value}})
+                fits.append(value)
+            except PydanticValidationError:
+                pass
+        out[dataset] = fits
+    return out
+
+
+_DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
+FITS_DATASET = {
+    name: _fits(name.replace(SEP, "."), typing.get_args(schema_fields()[name][1]), _DEFAULT_LOSS)
+    for name in ("loss__name", "model__arch")
+}
+
+
 class RunLaunchForm(forms.Form):
     """Every key of the run config, with help texts and bounds from the schema."""
 
@@ -178,6 +206,8 @@ class RunLaunchForm(forms.Form):
                 field.widget.attrs["data-preset"] = (
                     "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
                 )
+            if name in FITS_DATASET:
+                field.widget.attrs["data-fits-dataset"] = json.dumps(FITS_DATASET[name])
             if name in APPLIES_WHEN:
                 control, values = APPLIES_WHEN[name]
                 field.widget.attrs.update({"data-when": control, "data-in": " ".join(sorted(values))})

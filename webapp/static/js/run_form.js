@@ -23,6 +23,25 @@
     });
   }
 
+  // Options the schema refuses with the chosen dataset (cross-entropy on a regression target, a cnn on
+  // tabular data) are disabled; a chosen one that no longer fits moves to the first that does.
+  function fitDataset() {
+    const dataset = byName["dataset__name"];
+    inputs.forEach((el) => {
+      if (!el.dataset.fitsDataset || !dataset) return;
+      const fits = JSON.parse(el.dataset.fitsDataset)[dataset.value];
+      if (!fits) return;
+      [...el.options].forEach((o) => {
+        o.disabled = !fits.includes(o.value);
+        o.title = o.disabled ? "does not fit dataset " + dataset.value : "";
+      });
+      if (el.selectedOptions[0] && el.selectedOptions[0].disabled && fits.length) {
+        el.value = fits[0];
+        choiceHelp(el);
+      }
+    });
+  }
+
   // What the chosen option does, under its select (the option texts are short).
   function choiceHelp(el) {
     if (!el.dataset.choiceHelp) return;
@@ -62,10 +81,14 @@
   }
 
   inputs.forEach((el) => {
-    el.addEventListener("change", () => { disclose(); choiceHelp(el); markChanged(); });
+    el.addEventListener("change", () => {
+      if (el.name === "dataset__name") fitDataset();
+      disclose(); choiceHelp(el); markChanged();
+    });
     el.addEventListener("input", () => { checkBounds(el); markChanged(); });
     choiceHelp(el);
   });
+  fitDataset();
   disclose();
   markChanged();
 
