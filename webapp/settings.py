@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "ninja",  # its templates and static files: /api/docs serves Swagger UI from the package, never a CDN
     "experiments",
     "workers",
     "webapp",

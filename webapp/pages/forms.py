@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any, Literal
@@ -21,6 +22,34 @@ from workers.training.config import CHOICE_HELP, RunConfig
 
 SEP = "__"
 
+# Progressive disclosure: a field the chosen options ignore is hidden (by run_form.js; without JavaScript
+# every field shows). field -> (the choice it depends on, the values of that choice it applies to).
+_SYNTHETIC = {"synthetic_classification", "synthetic_regression", "moons", "sequence"}
+APPLIES_WHEN: dict[str, tuple[str, set[str]]] = {
+    "dataset__n_samples": ("dataset__name", _SYNTHETIC),
+    "dataset__n_features": ("dataset__name", {"synthetic_classification", "synthetic_regression"}),
+    "dataset__upload": ("dataset__name", {"csv"}),
+    "dataset__target": ("dataset__name", {"csv"}),
+    "dataset__task": ("dataset__name", {"csv"}),
+    "dataset__preprocessing__impute": ("dataset__name", {"csv"}),
+    "dataset__preprocessing__one_hot": ("dataset__name", {"csv"}),
+    "model__batchnorm": ("model__arch", {"mlp", "cnn"}),
+    "model__activation": ("model__arch", {"mlp", "cnn", "transformer"}),
+    "model__heads": ("model__arch", {"transformer"}),
+    "optimizer__momentum": ("optimizer__name", {"momentum", "nesterov", "rmsprop"}),
+    "schedule__gamma": ("schedule__name", {"exponential", "step"}),
+    "schedule__step_size": ("schedule__name", {"step"}),
+    "schedule__warmup_epochs": ("schedule__name", {"warmup_cosine"}),
+    "schedule__factor": ("schedule__name", {"plateau"}),
+    "schedule__patience": ("schedule__name", {"plateau"}),
+    "schedule__min_lr": ("schedule__name", {"exponential", "step", "cosine", "warmup_cosine", "plateau"}),
+    "loss__label_smoothing": ("loss__name", {"cross_entropy"}),
+    "loss__focal_gamma": ("loss__name", {"focal"}),
+    "loss__huber_delta": ("loss__name", {"huber"}),
+    "batch_size": ("optimizer__name", {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}),
+}
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
 
 def _unwrap_optional(annotation) -> tuple[Any, bool]:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
@@ -30,13 +59,19 @@ def _unwrap_optional(annotation) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _bounds(info: FieldInfo) -> dict[str, Any]:
+def _bound_attrs(info: FieldInfo) -> dict[str, Any]:
+    """The schema's bounds as data attributes, for the client-side hint (which words them as the help text does)."""
     out: dict[str, Any] = {}
     for m in info.metadata:
         if isinstance(m, (at.Ge, at.Gt)):
-            out["min_value"] = m.ge if isinstance(m, at.Ge) else m.gt
+            out["data-lo"] = m.ge if isinstance(m, at.Ge) else m.gt
+            out["data-lo-open"] = "1" if isinstance(m, at.Gt) else ""
         if isinstance(m, (at.Le, at.Lt)):
-            out["max_value"] = m.le if isinstance(m, at.Le) else m.lt
+            out["data-hi"] = m.le if isinstance(m, at.Le) else m.lt
+            out["data-hi-open"] = "1" if isinstance(m, at.Lt) else ""
+    text, _ = _limits(info)
+    if out and text:
+        out["data-allowed"] = f"Allowed: {text}."
     return out
 
 
@@ -63,11 +98,9 @@ def _limits(info: FieldInfo) -> tuple[str, list[str]]:
 
 
 def _with_limits(help_text: str, info: FieldInfo) -> str:
-    """Every bound that protects the GPUs is shown to the user: append it unless the text already says it."""
-    text, nums = _limits(info)
-    if not text or (nums and nums[-1] in help_text.replace(",", "")):
-        return help_text
-    return f"{help_text} Allowed: {text}.".strip()
+    """Every bound that protects the GPUs is shown to the user, in the words the error and the hint use."""
+    text, _ = _limits(info)
+    return f"{help_text} Allowed: {text}.".strip() if text else help_text
 
 
 def _form_field(name: str, info: FieldInfo) -> forms.Field:
@@ -75,17 +108,22 @@ def _form_field(name: str, info: FieldInfo) -> forms.Field:
     label = name.rsplit(SEP, 1)[-1].replace("_", " ").capitalize()
     common = {"label": label, "help_text": _with_limits(info.description or "", info), "required": not optional}
     if typing.get_origin(annotation) is Literal:
+        # Short option texts (a select is narrow); what the chosen one does is written under it.
         helps = CHOICE_HELP.get(name.replace(SEP, "."), {})
-        choices = [(c, f"{c} — {helps[c]}" if c in helps else c) for c in typing.get_args(annotation)]
+        values = typing.get_args(annotation)
+        choices = [(c, c) for c in values]
         if optional:  # None means "inferred from the data"; a form must be able to say it, as the API does
             choices.insert(0, ("", "— inferred from the data —"))
-        return forms.ChoiceField(choices=choices, **common)
+        field = forms.ChoiceField(choices=choices, **common)
+        if helps:
+            field.widget.attrs["data-choice-help"] = json.dumps({c: helps[c] for c in values if c in helps})
+        return field
     if annotation is bool:
         return forms.BooleanField(**{**common, "required": False})
     if annotation is int:
-        return forms.IntegerField(**common, **_bounds(info))
+        return forms.IntegerField(**common, widget=forms.NumberInput(attrs=_bound_attrs(info)))
     if annotation is float:
-        return forms.FloatField(**common, **_bounds(info))
+        return forms.FloatField(**common, widget=forms.NumberInput(attrs={"step": "any", **_bound_attrs(info)}))
     if typing.get_origin(annotation) is list:
         common["help_text"] += " Comma-separated, e.g. 256,128."
         return forms.CharField(**common)
@@ -122,6 +160,34 @@ def unflatten(flat: dict[str, Any]) -> dict:
     return out
 
 
+def _fits(field: str, values: tuple[str, ...], default_loss: dict[str, str]) -> dict[str, list[str]]:
+    """For each dataset, the values of `field` ("loss.name" or "model.arch") the schema accepts with it.
+
+    Asked of RunConfig itself, so the form offers what the server would take (one source: the schema).
+    """
+    section, key = field.split(".")
+    out: dict[str, list[str]] = {}
+    for dataset, (task, _) in _cfg.DATASETS.items():
+        base = {"dataset": {"name": dataset, "upload": 1, "target": "y"} if dataset == "csv" else {"name": dataset}}
+        base["loss"] = {"name": default_loss[task]}
+        fits = []
+        for value in values:
+            try:
+                RunConfig.model_validate({**base, section: {**base.get(section, {}), key: value}})
+                fits.append(value)
+            except PydanticValidationError:
+                pass
+        out[dataset] = fits
+    return out
+
+
+_DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
+FITS_DATASET = {
+    name: _fits(name.replace(SEP, "."), typing.get_args(schema_fields()[name][1]), _DEFAULT_LOSS)
+    for name in ("loss__name", "model__arch")
+}
+
+
 class RunLaunchForm(forms.Form):
     """Every key of the run config, with help texts and bounds from the schema."""
 
@@ -138,8 +204,20 @@ class RunLaunchForm(forms.Form):
             self.fields[name] = _form_field(name, info)
         if uploads is not None:
             self._upload_fields(uploads)
+        self.preset_values = flatten((initial_config or RunConfig()).model_dump(mode="json"))
         if not self.is_bound:
-            self.initial.update(flatten((initial_config or RunConfig()).model_dump(mode="json")))
+            self.initial.update(self.preset_values)
+        for name, field in self.fields.items():
+            if name in self.preset_values:
+                value = self.preset_values[name]
+                field.widget.attrs["data-preset"] = (
+                    "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+                )
+            if name in FITS_DATASET:
+                field.widget.attrs["data-fits-dataset"] = json.dumps(FITS_DATASET[name])
+            if name in APPLIES_WHEN:
+                control, values = APPLIES_WHEN[name]
+                field.widget.attrs.update({"data-when": control, "data-in": " ".join(sorted(values))})
         self.config: RunConfig | None = None
 
     def _upload_fields(self, uploads) -> None:
@@ -158,6 +236,14 @@ class RunLaunchForm(forms.Form):
         """Put a run_launch refusal next to the field it names ("dataset.upload" → dataset__upload)."""
         name = (exc.field or "").replace(".", SEP)
         self.add_error(name if name in self.fields else None, exc.message)
+
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) for each error, in form order: the summary at the top links to each field."""
+        out = [("", "", str(e)) for e in self.non_field_errors()]
+        for name in self.fields:
+            for e in self.errors.get(name, []):
+                out.append((self[name].id_for_label, self[name].label, str(e)))
+        return out
 
     def sections(self) -> list[tuple[str, list]]:
         """Fields grouped by config section, for the template."""
@@ -192,6 +278,9 @@ class RunLaunchForm(forms.Form):
             for err in exc.errors():
                 parts, msg = error_location(err["loc"], err["msg"])
                 field = SEP.join(parts)
+                if err["type"] in _BOUND_ERRORS and field in self.leaves:
+                    msg = _limits(self.leaves[field][0])[0]
+                    msg = f"Allowed: {msg}." if msg else err["msg"]
                 self.add_error(field if field in self.fields else None, msg)
         return cleaned
 

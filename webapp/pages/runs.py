@@ -11,12 +11,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from experiments import selectors, services, storage
+from experiments.analysis.tables import flatten_config
 from experiments.errors import Refused
 from experiments.models import Run
 from experiments.selectors import leaderboard
 from experiments.selectors.configs import config_read
 from webapp.pages.forms import ExperimentForm, RunLaunchForm
 from webapp.pages.teams import current_team
+from workers.training.config import DATASETS
 from workers.training.presets import PRESETS
 
 
@@ -83,13 +85,20 @@ def run_new(request, experiment_id: int):
                 name=form.cleaned_data["name"],
                 preset=preset,
             )
-            messages.success(request, f"Run “{run.name}” queued.")
+            # No "queued" flash: the run page's status banner says so, and follows the run from there.
             return redirect("run_detail", run_id=run.pk)
         except Refused as exc:
             form.add_service_error(exc)
             status = exc.status if exc.status == 429 else 400
     columns = {u.pk: u.column_names for u in uploads}
-    context = {"experiment": experiment, "form": form, "presets": PRESETS, "preset": preset, "upload_columns": columns}
+    context = {
+        "experiment": experiment,
+        "form": form,
+        "presets": PRESETS,
+        "preset": preset,
+        "preset_label": PRESETS[preset][0],
+        "upload_columns": columns,
+    }
     return render(request, "experiments/run_form.html", context, status=status)
 
 
@@ -98,13 +107,18 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
+    preset, differences = preset_differences(run.config)
     context = {
         "run": run,
         "experiment": run.experiment,
+        "task": run_task(run.config),
+        "preset_label": preset,
+        "differences": differences,
         "has_model": storage.model_path(run).exists(),
         "config_problem": config_read(run.config).problem,
+        "retention_h": settings.CHECKPOINT_RETENTION_H,
     }
-    return render(request, "experiments/run_detail.html", {**context, "retention_h": settings.CHECKPOINT_RETENTION_H})
+    return render(request, "experiments/run_detail.html", context)
 
 
 @login_required
@@ -118,6 +132,32 @@ def run_rename(request, run_id: int):
     except Refused as exc:
         messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
     return redirect("run_detail", run_id=run.pk)
+
+
+def run_task(config: dict) -> str:
+    """classification or regression, as the stored config says (an upload's chosen task, else its dataset's)."""
+    dataset = config.get("dataset") or {}
+    if dataset.get("task") in ("classification", "regression"):
+        return dataset["task"]
+    return DATASETS.get(dataset.get("name"), ("classification", None))[0]
+
+
+def preset_differences(config: dict) -> tuple[str, list[tuple[str, object, object]]]:
+    """The closest preset's label, and each setting in which the run differs from it: what matters in this run.
+
+    Closest: one of the same architecture first (an MLP run is read against the MLP preset), then the
+    fewest differences.
+    """
+    flat = flatten_config(config)
+    candidates = []
+    for label, preset in PRESETS.values():
+        base = flatten_config(preset.model_dump(mode="json"))
+        rows = [(k, flat.get(k), base.get(k)) for k in sorted(set(flat) | set(base)) if flat.get(k) != base.get(k)]
+        candidates.append((flat.get("model.arch") != base.get("model.arch"), len(rows), label, rows))
+    if not candidates:
+        return "", []
+    _, _, label, rows = min(candidates, key=lambda c: c[:2])
+    return label, rows
 
 
 @login_required

@@ -167,7 +167,7 @@ class OptimizerConfig(_Strict):
     name: Literal["gd", "sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"] = Field(
         "adam", description="gd takes one full-batch step per epoch; adamw decouples weight decay."
     )
-    lr: float = Field(0.001, gt=0.0, le=10.0, description="Learning rate (0 < lr ≤ 10).")
+    lr: float = Field(0.001, gt=0.0, le=10.0, description="Learning rate.")
     momentum: float = Field(
         0.0, ge=0.0, lt=1.0, description="Momentum (momentum, nesterov, rmsprop); 0 means 0.9 for momentum/nesterov."
     )
@@ -229,8 +229,8 @@ class RunConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-    batch_size: int = Field(32, ge=1, le=MAX_BATCH, description=f"Rows per step, 1–{MAX_BATCH} (ignored by gd).")
-    epochs: int = Field(30, ge=1, le=MAX_EPOCHS, description=f"Passes over the training split, 1–{MAX_EPOCHS}.")
+    batch_size: int = Field(32, ge=1, le=MAX_BATCH, description="Rows per step (gd takes the whole training split).")
+    epochs: int = Field(30, ge=1, le=MAX_EPOCHS, description="Passes over the training split.")
     regularization: RegularizationConfig = Field(default_factory=RegularizationConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     seed: int = Field(0, ge=0, le=2**31 - 1)

@@ -101,4 +101,24 @@ window.LossLab = window.LossLab || {};
     schedule(first);
     return {stop};
   };
+
+  // A button with data-copy="#id" copies that element's text. The Clipboard API needs a secure context
+  // (https or localhost); a LossLab on a LAN address over http falls back to selecting and copying.
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    const text = source ? source.textContent.trim() : "";
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      document.execCommand("copy");
+    }
+    const done = button.parentElement.querySelector("[data-copied]");
+    if (done) done.hidden = false;
+  });
 })(window.LossLab);

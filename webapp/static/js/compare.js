@@ -112,11 +112,22 @@
     return out;
   }
 
+  // Log scale: labels at powers of ten (at most about eight) once the values span more than a decade (Plotly's default
+  // labels 2 and 5 of every decade too, which crowds the axis); closer values keep Plotly's own ticks.
+  function logAxis() {
+    const ys = Object.values(data.series).flatMap((byKey) => data.keys.flatMap((k) => (byKey[k] || {}).y || []))
+      .filter((v) => v > 0 && isFinite(v));
+    const decades = ys.length ? Math.log10(Math.max(...ys) / Math.min(...ys)) : 0;
+    return decades > 1 ? {type: "log", dtick: Math.ceil(decades / 8), exponentformat: "power"} : {type: "log", dtick: "D2"};
+  }
+
   function drawCurves() {
+    // The legend goes above the plot, the axis titles stay beside their axes: they never meet.
     const layout = {
-      margin: {t: 30, r: 16, b: 50, l: 64}, height: 460, font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)",
-      xaxis: {title: {text: X_TITLE[data.x]}}, yaxis: {title: {text: data.keys.join(", ")}, type: opts.log ? "log" : "linear"},
-      legend: {orientation: "h", y: -0.18}, hovermode: "closest", showlegend: curveCount() <= LEGEND_MAX,
+      margin: {t: 16, r: 16, b: 50, l: 64}, height: 460, font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)",
+      xaxis: {title: {text: X_TITLE[data.x]}, automargin: true},
+      yaxis: {title: {text: data.keys.join(", ")}, automargin: true, ...(opts.log ? logAxis() : {type: "linear"})},
+      legend: {orientation: "h", x: 0, y: 1.02, yanchor: "bottom"}, hovermode: "closest", showlegend: curveCount() <= LEGEND_MAX,
     };
     Plotly.react("chart-compare", traces(), layout, {responsive: true});
   }
@@ -149,10 +160,16 @@
     }
     dims.push({label: "best " + metric, values: y});
     const reversed = !(data.higher_is_better || []).includes(metric);
+    // Readable at 20 runs: short axis labels, tilted when there are many axes, and no colour bar (the
+    // last axis is the metric the colour shows, labelled already).
+    const box = $("chart-parcoords").getBoundingClientRect();
+    const tilt = dims.length > 3 || box.width / dims.length < 120;
+    dims.forEach((d) => { d.label = shortField(d.label); });
     Plotly.react("chart-parcoords", [{
-      type: "parcoords", dimensions: dims,
-      line: {color: y, colorscale: "Viridis", reversescale: reversed, showscale: true, colorbar: {title: {text: metric}}},
-    }], {margin: {t: 50, r: 60, b: 30, l: 60}, height: 360, paper_bgcolor: "rgba(0,0,0,0)"}, {responsive: true});
+      type: "parcoords", dimensions: dims, labelangle: tilt ? -20 : 0, labelside: "top",
+      line: {color: y, colorscale: "Viridis", reversescale: reversed, showscale: false},
+    }], {margin: {t: tilt ? 70 : 50, r: 50, b: 30, l: 50}, height: 380, paper_bgcolor: "rgba(0,0,0,0)", font: {size: 11}},
+    {responsive: true});
   }
 
   // The parallel-coordinates plot sits below the fold: drawn when it scrolls into view, not at load.
@@ -172,18 +189,47 @@
     pcObserver.observe($("chart-parcoords"));
   }
 
+  // "optimizer.lr" -> "lr", "model.hidden" -> "hidden", "dataset.name" -> "dataset": what fits under an axis.
+  function shortField(f) {
+    const parts = f.split(".");
+    const last = parts[parts.length - 1];
+    return last === "name" && parts.length > 1 ? parts[parts.length - 2] : last;
+  }
+
+  // The picker groups what people compare (losses, quality metrics) apart from the training-health
+  // series a run also logs (gradient norms, flags, the learning rate, baselines), which wait under "more".
+  function keyGroup(k) {
+    if (k.includes("/") || k.startsWith("grad") || k.startsWith("baseline") || k === "lr" || k.endsWith("_time")) return "health";
+    return k.includes("loss") ? "losses" : "quality";
+  }
+  const GROUPS = [["losses", "Losses"], ["quality", "Quality metrics"], ["health", "Training health"]];
+
   function keyChoices() {
     const box = $("key-choices");
     const keys = [...new Set([...data.available_keys.filter((k) => k !== "epoch"), ...data.keys])].sort();
     box.innerHTML = "";
-    keys.forEach((k) => {
-      const label = document.createElement("label");
-      label.className = "check";
-      const input = document.createElement("input");
-      input.type = "checkbox"; input.value = k; input.checked = data.keys.includes(k);
-      const shared = (data.shared_metrics || []).includes(k);
-      label.append(input, " " + k + (shared ? " (shared)" : ""));
-      box.appendChild(label);
+    box.className = "key-groups";
+    GROUPS.forEach(([group, title]) => {
+      const mine = keys.filter((k) => keyGroup(k) === group);
+      if (!mine.length) return;
+      const holder = group === "health" ? document.createElement("details") : document.createElement("div");
+      holder.className = "key-group";
+      holder.dataset.group = group;
+      const head = document.createElement(group === "health" ? "summary" : "span");
+      head.className = "key-group-title";
+      head.textContent = group === "health" ? "more: " + title.toLowerCase() + " (" + mine.length + ")" : title;
+      holder.appendChild(head);
+      if (group === "health" && mine.some((k) => data.keys.includes(k))) holder.open = true;
+      mine.forEach((k) => {
+        const label = document.createElement("label");
+        label.className = "check";
+        const input = document.createElement("input");
+        input.type = "checkbox"; input.value = k; input.checked = data.keys.includes(k);
+        const shared = (data.shared_metrics || []).includes(k);
+        label.append(input, " " + k + (shared ? " (shared)" : ""));
+        holder.appendChild(label);
+      });
+      box.appendChild(holder);
     });
   }
 

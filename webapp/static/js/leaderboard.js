@@ -17,8 +17,9 @@
     customdata: groups.map((g) => [g.n, hasCi(g) ? g.ci_low.toFixed(4) + " – " + g.ci_high.toFixed(4) : "no interval: needs 2 seeds", g.reason]),
     hovertemplate: "%{y}<br>mean %{x:.4f} (%{customdata[1]})<br>%{customdata[0]} seeds · %{customdata[2]}<extra></extra>",
   }], {
-    margin: {t: 30, r: 20, b: 44, l: 320}, height: 80 + 26 * groups.length, paper_bgcolor: "rgba(0,0,0,0)",
-    xaxis: {title: {text: board.metric_label + (board.higher_is_better ? " (higher is better)" : " (lower is better)")}},
+    // The labels take the room they need (automargin), no fixed 320 px gutter; the height follows the rows.
+    margin: {t: 10, r: 20, b: 44, l: 10}, height: 70 + 26 * groups.length, paper_bgcolor: "rgba(0,0,0,0)",
+    xaxis: {title: {text: board.metric_label + (board.higher_is_better ? " (higher is better)" : " (lower is better)")}, automargin: true},
     yaxis: {automargin: true}, font: {size: 12},
     title: {text: "Mean over seeds, 95% interval · green: clearly different · grey: leader, not clearly ahead · orange: not clearly behind", font: {size: 12}},
   }, {responsive: true});

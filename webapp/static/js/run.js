@@ -6,8 +6,33 @@
   const runUrl = root.dataset.api, metricsUrl = root.dataset.metrics;
   const series = {};           // key -> {step: [], value: [], time: []}
   let lastStep = -1, drawn = false;
-  const layoutBase = {margin: {t: 36, r: 16, b: 40, l: 56}, height: 300, legend: {orientation: "h", y: -0.2},
-                      font: {size: 12}, paper_bgcolor: "rgba(0,0,0,0)"};
+  const task = root.dataset.task;
+  // Titles are HTML headings above each chart; the legend sits above the plot, right-aligned, where it
+  // cannot meet the x-axis title or the tick labels.
+  const layoutBase = {margin: {t: 28, r: 16, b: 44, l: 60}, height: 280, font: {size: 12},
+                      legend: {orientation: "h", x: 1, xanchor: "right", y: 1.02, yanchor: "bottom"},
+                      paper_bgcolor: "rgba(0,0,0,0)"};
+  // Log scale when the positive values of a chart span several decades (a run blowing up to 1e37).
+  function spansDecades(traces, ratio = 1e3) {
+    const ys = traces.flatMap((t) => t.y).filter((v) => v > 0 && isFinite(v));
+    return ys.length > 1 && Math.max(...ys) / Math.min(...ys) >= ratio;
+  }
+  // On a log axis, labels at powers of ten (at most about six of them) once the values span two decades;
+  // closer, Plotly's own ticks.
+  function logAxis(traces) {
+    const ys = traces.flatMap((t) => t.y).filter((v) => v > 0 && isFinite(v));
+    const decades = ys.length > 1 ? Math.log10(Math.max(...ys) / Math.min(...ys)) : 0;
+    return decades >= 2 ? {type: "log", exponentformat: "power", dtick: Math.ceil(decades / 6)}
+                        : {type: "log", exponentformat: "power"};
+  }
+  // Whole epochs on the x axis, about ten labels at most.
+  function epochAxis() {
+    const n = series["epoch"] ? series["epoch"].value.length : 1;
+    return {title: {text: "epoch"}, dtick: Math.max(1, Math.ceil(n / 10)), automargin: true};
+  }
+  function yaxis(traces) {
+    return spansDecades(traces) ? logAxis(traces) : {};
+  }
 
   function field(name) { return document.querySelector('[data-field="' + name + '"]'); }
   function fmtSeconds(s) {
@@ -48,10 +73,11 @@
     const add = (x, text, color, y) => {
       if (!x) return;
       shapes.push({type: "line", x0: x, x1: x, yref: "paper", y0: 0, y1: 1, line: {dash: "dot", color}});
-      annotations.push({x, yref: "paper", y, xanchor: "left", text, showarrow: false, font: {color, size: 11}});
+      annotations.push({x, yref: "paper", y, yanchor: "top", xanchor: "left", text, showarrow: false, font: {color, size: 11},
+                        bgcolor: "rgba(255,255,255,0.8)"});
     };
-    add(ev.best_epoch, "best epoch " + ev.best_epoch, "#2a7", 1.02);
-    add(ev.overfit_onset_epoch, "overfitting starts", "#c60", 1.1);
+    add(ev.best_epoch, "best epoch " + ev.best_epoch, "#2a7", 0.98);
+    add(ev.overfit_onset_epoch, "overfitting starts", "#c60", 0.86);
     return {shapes, annotations};
   }
 
@@ -78,26 +104,59 @@
   }
 
   let diagnosis = null;
+  // Before the first epoch there is nothing to draw: a waiting note instead of four empty, made-up axes.
+  function hasEpochs() { return !!(series["epoch"] && series["epoch"].step.length); }
   function draw() {
+    const waiting = !hasEpochs();
+    field("waiting").hidden = !waiting;
+    field("charts").hidden = waiting;
+    if (waiting) return;
     const loss = [trace("train_loss", "train loss"), trace("val_loss", "val loss")].filter(Boolean);
     const m = markers(diagnosis);
-    Plotly.react("chart-loss", loss, {...layoutBase, title: {text: "Loss by epoch"}, xaxis: {title: {text: "epoch"}},
+    Plotly.react("chart-loss", loss, {...layoutBase, showlegend: true, xaxis: epochAxis(), yaxis: yaxis(loss),
                                       shapes: m.shapes, annotations: m.annotations});
-    const metricKeys = series["val_accuracy"] ? [["train_accuracy", "train accuracy"], ["val_accuracy", "val accuracy"]]
-                                              : [["val_rmse", "val RMSE"], ["val_r2", "val R²"]];
-    Plotly.react("chart-metric", metricKeys.map(([k, n]) => trace(k, n)).filter(Boolean),
-                 {...layoutBase, title: {text: series["val_accuracy"] ? "Accuracy" : "Regression metrics"}, xaxis: {title: {text: "epoch"}}});
-    // A run that logs no learning rate (an imported history) gets no empty log-scale chart.
+    const metricKeys = task === "regression" ? [["val_rmse", "val RMSE"], ["val_r2", "val R²"]]
+                                             : [["train_accuracy", "train accuracy"], ["val_accuracy", "val accuracy"]];
+    // Accuracy on its whole 0–1 range: a flat 0.3 is not drawn as a fluctuation. RMSE is in the target's
+    // units and R² at most 1: each on its own axis.
+    const metric = metricKeys.map(([k, n]) => trace(k, n)).filter(Boolean);
+    const metricLayout = {...layoutBase, showlegend: true, xaxis: epochAxis(), yaxis: {range: [0, 1.02]}};
+    if (task === "regression") {
+      metric.forEach((t) => { if (t.name.includes("R²")) t.yaxis = "y2"; });
+      Object.assign(metricLayout, {yaxis: {title: {text: "RMSE"}, rangemode: "tozero"}, margin: {...layoutBase.margin, r: 56},
+                                   yaxis2: {title: {text: "R²"}, overlaying: "y", side: "right", showgrid: false}});
+    }
+    Plotly.react("chart-metric", metric, metricLayout);
+    // A run that logs no learning rate (an imported history) gets no empty chart; a schedule spanning a decade or
+    // more is drawn on a log scale, a constant rate on a plain one.
     const lr = trace("lr", "learning rate"), lrChart = document.getElementById("chart-lr");
     lrChart.hidden = !lr;
+    field("lr-card").hidden = !lr;
     if (lr) {
-      Plotly.react(lrChart, [lr], {...layoutBase, title: {text: "Learning rate"}, xaxis: {title: {text: "epoch"}},
-                                   yaxis: {type: "log", exponentformat: "power"}});
+      Plotly.react(lrChart, [lr], {...layoutBase, showlegend: false, xaxis: epochAxis(),
+                                   yaxis: spansDecades([lr], 10) ? logAxis([lr]) : {range: [0, 1.2 * Math.max(...lr.y)]}});
     }
     // Plotly.react only redraws arrays it has not seen: pass copies, not the arrays merge() grows.
     const st = series["train_loss_step"];
-    Plotly.react("chart-step", st ? [{x: st.step.slice(), y: st.value.slice(), name: "train loss (sampled steps)", mode: "lines"}] : [],
-                 {...layoutBase, title: {text: "Train loss by step"}, xaxis: {title: {text: "step"}}});
+    const steps = st ? [{x: st.step.slice(), y: st.value.slice(), name: "train loss (sampled steps)", mode: "lines"}] : [];
+    const ya = yaxis(steps);
+    field("step-scale").textContent = ya.type === "log" ? "(log scale: the values span several decades)" : "";
+    Plotly.react("chart-step", steps, {...layoutBase, showlegend: false, xaxis: {title: {text: "step"}}, yaxis: ya});
+  }
+
+  // One sentence that follows the status: a finished run never keeps its "queued" banner.
+  function banner(run) {
+    switch (run.status) {
+      case "queued": return "Queued: it starts when a worker is free.";
+      case "running": return run.epoch ? "Training: epoch " + run.epoch + " of " + run.epochs + " done."
+                                       : "Training has started; the first epoch is under way.";
+      case "succeeded": return "Finished: " + run.epoch + " of " + run.epochs + " epochs trained.";
+      case "diverged": return "Diverged: the loss became non-finite or grew without bound, so training stopped.";
+      case "failed": return "Failed: see the error below.";
+      case "cancelled": return "Cancelled; the curves recorded until then are kept.";
+      case "lost": return "Its worker stopped answering: the run is requeued and resumes from its last checkpoint.";
+      default: return run.status;
+    }
   }
 
   function showRun(run) {
@@ -110,9 +169,14 @@
     const started = run.started_at ? new Date(run.started_at) : null;
     const end = run.finished_at ? new Date(run.finished_at) : new Date();
     field("elapsed").textContent = started ? "elapsed " + fmtSeconds((end - started) / 1000) : "";
-    field("eta").textContent = run.eta_seconds != null ? "· ETA " + fmtSeconds(run.eta_seconds) : "";
+    field("eta").textContent = run.eta_seconds != null ? "· about " + fmtSeconds(run.eta_seconds) + " left"
+                             : run.status === "running" ? "· time left known after the first epoch" : "";
+    const b = field("banner");
+    b.textContent = banner(run);
+    b.className = "banner banner-" + run.status;
     field("placement").textContent = "attempt " + run.attempt + (run.worker ? " · worker " + run.worker : "");
-    field("verdict").replaceChildren(window.LossLab.verdictChip(run.verdict) || "");
+    // A diverged run's verdict repeats its status: one chip is enough.
+    field("verdict").replaceChildren((run.verdict !== run.status && window.LossLab.verdictChip(run.verdict)) || "");
     const err = field("error");
     err.hidden = !run.error; err.textContent = run.error;
     diagnosis = (run.summary || {}).diagnosis || null;
