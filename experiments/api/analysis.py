@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, Optional
 
 from django.http import HttpResponse
@@ -153,8 +152,8 @@ class DiagnoseIn(Schema):
     def _reference(cls, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError("send a number or null")
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ValueError("must be a finite number >= 0")
+        if value is not None and not (_finite(value) and value >= 0):
+            raise ValueError(f"must be a finite number from 0 to {MAX_LOSS:g}")
         return value
 
     @field_validator("config", mode="before")

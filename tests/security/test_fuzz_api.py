@@ -8,6 +8,8 @@ parses stored configs (the round trip), so a body the API accepts can never brea
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from django.test import Client
 from hypothesis import strategies as st
@@ -32,10 +34,17 @@ RUN_EXAMPLES = 800
 EXPERIMENT_EXAMPLES = 300
 DIAGNOSE_EXAMPLES = 450
 CANCEL_EXAMPLES = 250
+SEEDS_EXAMPLES = 150
 CONTENT_TYPE_EXAMPLES = 300
 CSRF_SECRET = "f" * 32
 HOSTILE = HOSTILE_NUMBERS + HOSTILE_TOKENS
-FUZZED_ROUTES = {"/api/runs", "/api/experiments", "/api/diagnose", "/api/runs/{run_id}/cancel"}
+FUZZED_ROUTES = {
+    "/api/runs",
+    "/api/experiments",
+    "/api/diagnose",
+    "/api/runs/{run_id}/cancel",
+    "/api/experiments/{experiment_id}/groups/{group_hash}/seeds",
+}
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +198,20 @@ def test_cancel_survives_generated_ids_and_bodies(fuzz_client, experiment):
     assert sent >= CANCEL_EXAMPLES * SCALE * 0.9
 
 
+def test_missing_seeds_survive_generated_ids_hashes_and_bodies(fuzz_client, experiment):
+    from experiments.services import run_launch
+
+    run = run_launch(experiment=experiment, user=experiment.created_by, config=tiny_config())
+    ids = st.sampled_from([experiment.pk, 0, -1, 2**31, 2**63, 10**30]) | st.integers()
+    # Any path segment (a "/" would make another URL, answered by Django's HTML 404 outside the API).
+    segment = st.text(alphabet=st.characters(blacklist_characters="/"), min_size=1, max_size=80)
+    hashes = st.sampled_from([run.group_hash, "0" * 64, "x" * 65, "%00", ".."]) | segment
+    paths = st.tuples(ids, hashes).map(lambda t: f"/api/experiments/{t[0]}/groups/{quote(t[1], safe='')}/seeds")
+    bodies = st.just(Raw(b"")) | json_values | raw_bodies
+    sent = fuzz_post(fuzz_client, paths, bodies, examples=SEEDS_EXAMPLES, content_type=content_types)
+    assert sent >= SEEDS_EXAMPLES * SCALE * 0.9
+
+
 @pytest.mark.parametrize("route", ["/api/runs", "/api/experiments", "/api/diagnose"])
 def test_any_content_type_gets_a_json_answer(fuzz_client, experiment, openapi, route):
     overrides = {"experiment": experiment.pk} if route == "/api/runs" else {}
@@ -200,5 +223,6 @@ def test_any_content_type_gets_a_json_answer(fuzz_client, experiment, openapi, r
 
 def test_the_fuzz_sends_at_least_two_thousand_requests():
     total = RUN_EXAMPLES + EXPERIMENT_EXAMPLES + DIAGNOSE_EXAMPLES + CANCEL_EXAMPLES + CONTENT_TYPE_EXAMPLES
+    total += SEEDS_EXAMPLES
     total += NUMBER_EXAMPLES
     assert total >= 2000

@@ -136,6 +136,11 @@ def test_out_of_range_and_non_finite_numbers_are_refused_by_field(alice_client, 
         ('{"train_loss": [1e999, 2], "val_loss": [1, 2]}', "train_loss"),
         ('{"train_loss": [1, 2], "val_loss": [1, NaN]}', "val_loss"),
         ('{"train_loss": [1, 2], "val_loss": [1, 2], "baseline_loss": 1e999}', "baseline_loss"),
+        (
+            f'{{"train_loss": [1, 2], "val_loss": [1, 2], "experiment_best_train_loss": {HUGE}}}',
+            "experiment_best_train_loss",
+        ),
+        (f'{{"train_loss": [1, 2], "val_loss": [1, 2], "train_eval_loss": [{HUGE}, 1]}}', "train_eval_loss"),
     ],
 )
 def test_diagnose_refuses_numbers_a_float_cannot_hold(alice_client, body, field):

@@ -23,7 +23,7 @@ from experiments.models import ApiToken, Membership, Run, Upload
 
 MISSING_ID = 987654321
 # Reachable without logging in; they show nothing of any team.
-PUBLIC = {"login", "logout", "admin:login", "api:openapi-json", "api:openapi-view", "api:api-root"}
+PUBLIC = {"login", "logout", "admin:login", "api:openapi-json", "api:openapi-view", "api:api-root", "favicon"}
 
 
 @dataclass

@@ -18,7 +18,6 @@ from experiments.selectors import leaderboard
 from experiments.selectors.configs import config_read
 from webapp.pages.forms import ExperimentForm, RunLaunchForm
 from webapp.pages.teams import current_team
-from workers.training.config import DATASETS
 from workers.training.presets import PRESETS
 
 
@@ -107,15 +106,16 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
-    preset, differences = preset_differences(run.config)
+    stored = config_read(run.config)  # a row that no longer parses still shows, with the reason
+    preset, differences = preset_differences(run.config) if stored.valid else ("", [])
     context = {
         "run": run,
         "experiment": run.experiment,
-        "task": run_task(run.config),
+        "task": (stored.config.task if stored.valid else None) or "classification",
         "preset_label": preset,
         "differences": differences,
         "has_model": storage.model_path(run).exists(),
-        "config_problem": config_read(run.config).problem,
+        "config_problem": stored.problem,
         "retention_h": settings.CHECKPOINT_RETENTION_H,
     }
     return render(request, "experiments/run_detail.html", context)
@@ -132,14 +132,6 @@ def run_rename(request, run_id: int):
     except Refused as exc:
         messages.error(request, f"{exc.field}: {exc.message}" if exc.field else exc.message)
     return redirect("run_detail", run_id=run.pk)
-
-
-def run_task(config: dict) -> str:
-    """classification or regression, as the stored config says (an upload's chosen task, else its dataset's)."""
-    dataset = config.get("dataset") or {}
-    if dataset.get("task") in ("classification", "regression"):
-        return dataset["task"]
-    return DATASETS.get(dataset.get("name"), ("classification", None))[0]
 
 
 def preset_differences(config: dict) -> tuple[str, list[tuple[str, object, object]]]:
