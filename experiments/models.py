@@ -69,6 +69,8 @@ class Worker(models.Model):
     started = models.DateTimeField(auto_now_add=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     current_run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The standard sets in this worker's LOSSLAB_DATA_DIR, from its heartbeat: it claims only runs it can train.
+    datasets = models.JSONField(default=list, blank=True, help_text="Standard datasets this worker holds.")
 
     def __str__(self) -> str:
         return self.name
@@ -258,7 +260,13 @@ class Upload(models.Model):
     The file lives outside the web root; it is served only through a team-checked view.
     """
 
+    class Kind(models.TextChoices):
+        TABLE = "table", "table CSV"
+        IMAGES = "images", "image ZIP"
+        TEXT = "text", "text CSV"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TABLE)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     original_name = models.CharField(max_length=200)
     size_bytes = models.PositiveBigIntegerField()
@@ -274,8 +282,9 @@ class Upload(models.Model):
 
     @property
     def path(self):
-        # The training engine reads exactly this path: data_dir / f"{upload_id}.csv".
-        return settings.UPLOAD_DIR / f"{self.pk}.csv"
+        # The one place an upload's file name is decided. The training engine reads exactly this path:
+        # data_dir / f"{upload_id}.npz" for an image ZIP (decoded), data_dir / f"{upload_id}.csv" otherwise.
+        return settings.UPLOAD_DIR / f"{self.pk}{'.npz' if self.kind == self.Kind.IMAGES else '.csv'}"
 
     @property
     def column_names(self) -> list[str]:

@@ -29,6 +29,7 @@ from experiments.models import Run
 from workers.device import device_info, device_usage, release_device
 from workers.drills import with_faults
 from workers.training.config import RunConfig
+from workers.training.datasets import datasets_present
 
 log = logging.getLogger(__name__)
 
@@ -298,20 +299,29 @@ _worker_beat_started = False
 
 
 def start_worker_heartbeat(name: str) -> None:
-    """Beat the Worker row every few seconds from the pool process (device, memory, current run)."""
+    """Beat the Worker row every few seconds from the pool process (device, memory, datasets held).
+
+    The first beat is made before this returns, so the worker's datasets are known before its first claim.
+    """
     global _worker_beat_started
     if _worker_beat_started:
         return
     _worker_beat_started = True
 
-    def beat() -> None:
-        info = device_info()
-        while True:
-            try:
-                close_old_connections()
-                queue.worker_heartbeat(name=name, **info, **device_usage())
-            except Exception:
-                log.warning("worker heartbeat failed", exc_info=True)
-            time.sleep(settings.WORKER_HEARTBEAT_S)
+    info = device_info()
 
+    def beat_once() -> None:
+        try:
+            close_old_connections()
+            held = datasets_present(settings.DATA_DIR)
+            queue.worker_heartbeat(name=name, **info, **device_usage(), datasets=held)
+        except Exception:
+            log.warning("worker heartbeat failed", exc_info=True)
+
+    def beat() -> None:
+        while True:
+            time.sleep(settings.WORKER_HEARTBEAT_S)
+            beat_once()
+
+    beat_once()
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()

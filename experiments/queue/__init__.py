@@ -6,7 +6,8 @@
 - `tickets`: wake-up messages sent by task name; worker consume on/off (drain).
 
 May import `experiments.models`, `experiments.metric_store`, `experiments.errors` and
-`webapp.celery`; never `workers` (the runtime imports this package, not the reverse).
+`webapp.celery`; never the worker runtime (it imports this package, not the reverse);
+`workers.training.datasets` (pure) names the standard sets a worker must hold.
 """
 
 from experiments.queue.claims import (

@@ -50,7 +50,8 @@ def run_claim_next(*, worker_name: str) -> Run | None:
         worker, _ = Worker.objects.get_or_create(name=worker_name)
         if worker.draining or state.paused:
             return None
-        run = claimable_runs().select_for_update(skip_locked=True, of=("self",)).first()
+        # A run on a standard set waits for a worker that holds it (its heartbeat says which it holds).
+        run = claimable_runs(datasets=worker.datasets or []).select_for_update(skip_locked=True, of=("self",)).first()
         if run is None:
             return None
         now = timezone.now()

@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db.models import Count, Q
 
 from experiments.models import QueueState, Run, Team
+from workers.training.datasets import SETS
+
+STORED_DATASETS = tuple(SETS)  # sets a worker must hold in its LOSSLAB_DATA_DIR (the rest are bundled or uploads)
 
 
 def queued_runs():
@@ -19,8 +22,14 @@ def teams_at_limit() -> list[int]:
     return [t.pk for t in limited if t.running >= t.max_concurrent_runs]
 
 
-def claimable_runs():
-    return queued_runs().exclude(experiment__team__in=teams_at_limit())
+def claimable_runs(*, datasets: list[str] | None = None):
+    """Runs that may start now; given a worker's `datasets`, only those it can train (one query either way)."""
+    runs = queued_runs().exclude(experiment__team__in=teams_at_limit())
+    if datasets is not None:
+        missing = [name for name in STORED_DATASETS if name not in datasets]
+        if missing:
+            runs = runs.exclude(config__dataset__name__in=missing)
+    return runs
 
 
 def queue_tickets_needed() -> int:

@@ -24,10 +24,12 @@ from experiments.selectors.access import (
     uploads_for_team,
 )
 from experiments.selectors.queue import (
+    datasets_held,
     live_workers,
     queue_positions,
     queue_start_etas,
     run_eta_seconds,
+    run_waiting_for,
     seconds_per_epoch,
 )
 
@@ -47,9 +49,11 @@ __all__ = [
     "tokens_for_user",
     "upload_get",
     "uploads_for_team",
+    "datasets_held",
     "live_workers",
     "queue_positions",
     "queue_start_etas",
     "run_eta_seconds",
+    "run_waiting_for",
     "seconds_per_epoch",
 ]
