@@ -315,6 +315,7 @@ def start_worker_heartbeat(name: str) -> None:
             close_old_connections()
             held = datasets_present(settings.DATA_DIR)
             queue.worker_heartbeat(name=name, **info, **device_usage(), datasets=held)
+            queue.worker_wake_for_held_datasets(name=name)
         except Exception:
             log.warning("worker heartbeat failed", exc_info=True)
 

@@ -22,6 +22,7 @@ from experiments.queue.claims import (
     run_requeue_warm,
     run_resume_from,
     worker_heartbeat,
+    worker_wake_for_held_datasets,
 )
 from experiments.queue.control import (
     queue_pause,
@@ -50,6 +51,7 @@ __all__ = [
     "run_requeue_warm",
     "run_resume_from",
     "worker_heartbeat",
+    "worker_wake_for_held_datasets",
     "queue_pause",
     "queue_resume",
     "run_move_to_top",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from experiments.models import QueueState, Run, Worker
 from experiments.queue import queued_runs
-from experiments.queue.order import STORED_DATASETS
+from experiments.queue.order import STORED_DATASETS, datasets_held
 
 RECENT_RUNS = 20  # how many finished runs the queue's time estimates average over
 
@@ -34,14 +34,6 @@ def live_workers() -> QuerySet[Worker]:
     """Workers that beat recently and take runs (not draining)."""
     fresh = timezone.now() - timedelta(seconds=settings.WORKER_STALE_S)
     return Worker.objects.filter(last_heartbeat__gte=fresh, draining=False)
-
-
-def datasets_held() -> set[str]:
-    """Standard sets that at least one live worker holds (from the workers' heartbeats)."""
-    held: set[str] = set()
-    for names in live_workers().values_list("datasets", flat=True):
-        held.update(names or [])
-    return held
 
 
 def dataset_wait_text(name: str) -> str:

@@ -1,0 +1,83 @@
+"""Standard datasets and real workers: a worker claims only runs whose dataset it holds, and says so.
+
+Real Celery workers on real Redis and the test database; MNIST in its exact on-disk format
+(small fixture files), installed with `manage.py datasets import` into a temp LOSSLAB_DATA_DIR.
+"""
+
+import pytest
+from django.core.management import call_command
+
+from experiments import metric_store
+from experiments.models import Run, Worker
+from tests.experiments.test_launch import form_data
+from tests.helpers import wait_for
+from tests.queue.conftest import launch, reload
+from tests.training.standard_fixtures import official_sums_replaced, write_mnist
+from workers.training.presets import PRESETS
+
+pytestmark = pytest.mark.integration
+
+WAITING = "waiting for a worker that holds mnist (python manage.py datasets fetch mnist, or import)"
+
+
+@pytest.fixture
+def mnist_store(settings, tmp_path):
+    """A LOSSLAB_DATA_DIR holding MNIST, installed as an operator does on an offline host."""
+    settings.DATA_DIR = tmp_path / "store"
+    files = write_mnist(tmp_path / "copied-by-hand")
+    with official_sums_replaced("mnist", files):
+        call_command("datasets", "import", "mnist", str(files))
+    return settings.DATA_DIR
+
+
+def small_mnist(epochs: int = 2) -> dict:
+    config = PRESETS["mnist_cnn"][1].model_dump(mode="json")
+    config["epochs"] = epochs
+    return config
+
+
+def test_the_mnist_preset_launched_from_the_form_trains_on_a_worker_that_holds_it(
+    alice_client, experiment, queue_worker, mnist_store
+):
+    queue_worker("w1", LOSSLAB_DATA_DIR=str(mnist_store))
+    assert Worker.objects.get(name="w1@test").datasets == ["mnist"]  # its first beat comes before it is ready
+    page = alice_client.get(f"/experiments/{experiment.pk}/runs/new/?preset=mnist_cnn").content.decode()
+    assert '<option value="mnist" selected>' in page  # offered, not disabled: a live worker holds it
+    r = alice_client.post(f"/experiments/{experiment.pk}/runs/new/?preset=mnist_cnn", form_data(small_mnist()))
+    assert r.status_code == 302, r.content.decode()[-2000:]
+    run = Run.objects.get()
+    wait_for(lambda: reload(run).is_finished, timeout=120, message="the mnist run to finish")
+    assert run.status == "succeeded", run.error
+    assert run.config["dataset"]["name"] == "mnist" and run.config["model"]["arch"] == "cnn"
+    series = metric_store.read_series([run.pk])[run.pk]
+    for key in ("train_loss", "val_loss", "val_accuracy"):
+        assert len(series[key]) == 2, key
+    assert run.summary["best"]["val_accuracy"] > 0.2  # the fixture's classes are learnable; chance is 0.1
+    # and the run page draws them from the API it polls
+    assert alice_client.get(f"/api/runs/{run.pk}/metrics?since_step=0").json()["series"]["val_loss"]["value"]
+
+
+def test_a_worker_without_the_dataset_leaves_the_run_queued_and_the_pages_say_why(
+    alice_client, experiment, queue_worker, mnist_store, tmp_path
+):
+    queue_worker("bare", LOSSLAB_DATA_DIR=str(tmp_path / "empty-store"))
+    assert Worker.objects.get(name="bare@test").datasets == []
+    form = alice_client.get(f"/experiments/{experiment.pk}/runs/new/?preset=mnist_cnn").content.decode()
+    assert '<option value="mnist" disabled selected>' in form or '<option value="mnist" selected disabled>' in form
+    assert "python manage.py datasets fetch NAME" in form and "Not on any live worker yet: mnist" in form
+
+    mnist = launch(experiment, small_mnist())  # queueing is allowed: a worker that holds it may come
+    digits = launch(experiment, {"epochs": 1, "model": {"hidden": [16]}})
+    wait_for(lambda: reload(digits).is_finished, timeout=60, message="the digits run to finish on the bare worker")
+    assert digits.status == "succeeded", digits.error
+    assert reload(mnist).status == "queued" and mnist.attempt == 0  # never claimed by the worker without it
+    assert WAITING in alice_client.get(f"/runs/{mnist.pk}/").content.decode()
+    assert WAITING in alice_client.get(f"/experiments/{experiment.pk}/").content.decode()
+    assert alice_client.get(f"/api/runs/{mnist.pk}").json()["waiting_for"] == WAITING
+
+    # No scheduler runs here and the run's one ticket was spent on the bare worker: the new worker's own
+    # heartbeat wakes it for the run it can take, while the bare worker is idle beside it.
+    queue_worker("holder", LOSSLAB_DATA_DIR=str(mnist_store))
+    wait_for(lambda: reload(mnist).is_finished, timeout=120, message="the mnist run to finish on the holder")
+    assert mnist.status == "succeeded", mnist.error
+    assert mnist.worker.name == "holder@test"
