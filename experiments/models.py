@@ -276,6 +276,9 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["table", "images", "text"]), name="upload_kind_valid")
+        ]
 
     def __str__(self) -> str:
         return self.original_name

@@ -7,8 +7,10 @@ Real Celery workers on real Redis and the test database; MNIST in its exact on-d
 import pytest
 from django.core.management import call_command
 
-from experiments import metric_store
+from experiments import metric_store, selectors
 from experiments.models import Run, Worker
+from experiments.queue import run_claim_next, worker_heartbeat
+from experiments.queue.order import queue_tickets_needed
 from tests.experiments.test_launch import form_data
 from tests.helpers import wait_for
 from tests.queue.conftest import launch, reload
@@ -90,3 +92,20 @@ def test_a_worker_without_the_dataset_leaves_the_run_queued_and_the_pages_say_wh
     wait_for(lambda: reload(mnist).is_finished, timeout=120, message="the mnist run to finish on the holder")
     assert mnist.status == "succeeded", mnist.error
     assert mnist.worker.name == "holder@test"
+
+
+@pytest.mark.django_db
+def test_the_claim_skips_runs_on_sets_the_worker_lacks_and_the_queue_says_why(experiment):
+    worker_heartbeat(name="bare", datasets=[])
+    mnist = launch(experiment, small_mnist())
+    digits = launch(experiment, {"epochs": 1})
+    assert reload(mnist).queued_at < reload(digits).queued_at  # mnist is first in the queue
+    assert queue_tickets_needed() == 1  # no ticket for the run no live worker can take
+    assert run_claim_next(worker_name="bare").pk == digits.pk
+    assert run_claim_next(worker_name="bare") is None and reload(mnist).status == "queued"
+    assert selectors.run_waiting_for(mnist) == WAITING
+    assert selectors.queue_start_etas().get(mnist.pk) is None  # no start time promised
+
+    worker_heartbeat(name="holder", datasets=["mnist"])
+    assert selectors.run_waiting_for(mnist) == "" and queue_tickets_needed() == 1
+    assert run_claim_next(worker_name="holder").pk == mnist.pk
