@@ -172,7 +172,17 @@ def undrain_workers(modeladmin, request, queryset):
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["name", "online", "heartbeat_age", "device", "memory", "util", "current_run_link", "draining"]
+    list_display = [
+        "name",
+        "online",
+        "heartbeat_age",
+        "device",
+        "memory",
+        "util",
+        "datasets_held",
+        "current_run_link",
+        "draining",
+    ]
     actions = [drain_workers, undrain_workers]
     ordering = ["name"]
 
@@ -196,6 +206,10 @@ class WorkerAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if worker.memory_total_mb is None:
             return "–"
         return f"{worker.memory_used_mb if worker.memory_used_mb is not None else '?'} / {worker.memory_total_mb}"
+
+    @admin.display(description="datasets")
+    def datasets_held(self, worker):
+        return ", ".join(worker.datasets or []) or "–"
 
     @admin.display(description="current run")
     def current_run_link(self, worker):

@@ -70,6 +70,8 @@ class Worker(models.Model):
     started = models.DateTimeField(auto_now_add=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
     current_run = models.ForeignKey("Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The standard sets in this worker's LOSSLAB_DATA_DIR, from its heartbeat: it claims only runs it can train.
+    datasets = models.JSONField(default=list, blank=True, help_text="Standard datasets this worker holds.")
 
     def __str__(self) -> str:
         return self.name
@@ -268,7 +270,13 @@ class Upload(models.Model):
     The file lives outside the web root; it is served only through a team-checked view.
     """
 
+    class Kind(models.TextChoices):
+        TABLE = "table", "table CSV"
+        IMAGES = "images", "image ZIP"
+        TEXT = "text", "text CSV"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="uploads")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.TABLE)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
     original_name = models.CharField(max_length=200)
     # A random file name: ids are reused after a database reset, and an old file must never pass for a new one.
@@ -280,14 +288,23 @@ class Upload(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["table", "images", "text"]), name="upload_kind_valid")
+        ]
 
     def __str__(self) -> str:
         return self.original_name
 
     @property
+    def suffix(self) -> str:
+        return ".npz" if self.kind == self.Kind.IMAGES else ".csv"
+
+    @property
     def path(self):
-        # The worker links it into the run's data folder as the "<upload_id>.csv" the engine reads.
-        return settings.UPLOAD_DIR / f"{self.stored_name}.csv"
+        # The one place an upload's file name is decided: a random stored name (never an id a restored
+        # database could reuse), .npz for an image ZIP (decoded), .csv otherwise. The worker links it into
+        # the run's data folder as the "<upload_id>.npz" / "<upload_id>.csv" the engine reads.
+        return settings.UPLOAD_DIR / f"{self.stored_name}{self.suffix}"
 
     @property
     def column_names(self) -> list[str]:

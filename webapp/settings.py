@@ -216,6 +216,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "runs"
+# Each worker also listens on its own queue (<name>.dq2): an idle worker that holds a standard set wakes
+# itself for a run on it, which a ticket on the shared queue may have woken a worker without the set for.
+CELERY_WORKER_DIRECT = True
 RECONCILE_S = env_float("LOSSLAB_RECONCILE_S", 5.0)  # how often the scheduler reaps and re-sends
 
 # --- Run life cycle

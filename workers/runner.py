@@ -31,6 +31,7 @@ from experiments.selectors.configs import config_read
 from workers.device import device_info, device_usage, release_device
 from workers.drills import with_faults
 from workers.training.config import RunConfig
+from workers.training.datasets import datasets_present
 
 log = logging.getLogger(__name__)
 
@@ -255,13 +256,13 @@ def _train(reporter: DbReporter, config: RunConfig, run: Run):
 
 
 def _link_uploads(config: RunConfig, data_dir):
-    """The engine reads an upload as data_dir/<upload id>.csv; uploads are stored under random names."""
+    """The engine reads an upload as data_dir/<upload id>.csv (.npz for images); uploads are stored under random names."""
     upload_id = config.dataset.upload
     if upload_id is None:
         return data_dir
     upload = Upload.objects.filter(pk=upload_id).first()
     data_dir.mkdir(parents=True, exist_ok=True)
-    link = data_dir / f"{upload_id}.csv"
+    link = data_dir / f"{upload_id}{upload.suffix if upload is not None else '.csv'}"
     link.unlink(missing_ok=True)
     if upload is not None:  # a deleted upload: the engine says the file is missing
         link.symlink_to(upload.path.resolve())
@@ -366,20 +367,30 @@ _worker_beat_started = False
 
 
 def start_worker_heartbeat(name: str) -> None:
-    """Beat the Worker row every few seconds from the pool process (device, memory, current run)."""
+    """Beat the Worker row every few seconds from the pool process (device, memory, datasets held).
+
+    The first beat is made before this returns, so the worker's datasets are known before its first claim.
+    """
     global _worker_beat_started
     if _worker_beat_started:
         return
     _worker_beat_started = True
 
-    def beat() -> None:
-        info = device_info()
-        while True:
-            try:
-                close_old_connections()
-                queue.worker_heartbeat(name=name, **info, **device_usage())
-            except Exception:
-                log.warning("worker heartbeat failed", exc_info=True)
-            time.sleep(settings.WORKER_HEARTBEAT_S)
+    info = device_info()
 
+    def beat_once() -> None:
+        try:
+            close_old_connections()
+            held = datasets_present(settings.DATA_DIR)
+            queue.worker_heartbeat(name=name, **info, **device_usage(), datasets=held)
+            queue.worker_wake_for_held_datasets(name=name)
+        except Exception:
+            log.warning("worker heartbeat failed", exc_info=True)
+
+    def beat() -> None:
+        while True:
+            time.sleep(settings.WORKER_HEARTBEAT_S)
+            beat_once()
+
+    beat_once()
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()

@@ -96,6 +96,9 @@ class RunOut(Schema):
     queue_position: Optional[int] = None
     eta_seconds: Optional[float] = None
     starts_in_seconds: Optional[float] = Field(None, description="Queued runs: rough seconds until a worker takes it.")
+    waiting_for: str = Field(
+        "", description="Queued runs on a standard set no live worker holds: what it waits for and how to install it."
+    )
     worker: Optional[str] = None
     summary: dict[str, Any]
     verdict: str
@@ -120,7 +123,12 @@ class RunPatch(Schema):
     )
 
 
-def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int, float] | None = None) -> dict:
+def run_out(
+    run: Run,
+    positions: dict[int, int] | None = None,
+    starts: dict[int, float] | None = None,
+    held: set[str] | None = None,
+) -> dict:
     positions = positions if positions is not None else {}
     starts = starts if starts is not None else {}
     return {
@@ -142,6 +150,7 @@ def run_out(run: Run, positions: dict[int, int] | None = None, starts: dict[int,
         "queue_position": positions.get(run.pk),
         "eta_seconds": selectors.run_eta_seconds(run),
         "starts_in_seconds": starts.get(run.pk),
+        "waiting_for": selectors.run_waiting_for(run, held),
         "worker": run.worker.name if run.worker_id else None,
         "summary": run.summary,
         "verdict": run.verdict,
@@ -179,7 +188,8 @@ def list_runs(request, filters: Query[RunFilter]):
     if filters.tag is not None:
         runs = selectors.runs_tagged(runs, tag=filters.tag)
     positions, starts = selectors.queue_positions(), selectors.queue_start_etas()
-    return [run_out(r, positions, starts) for r in runs[: filters.limit]]
+    held = selectors.datasets_held()
+    return [run_out(r, positions, starts, held) for r in runs[: filters.limit]]
 
 
 @router.post("/runs", response={201: RunOut}, tags=["runs"])

@@ -6,7 +6,8 @@
 - `tickets`: wake-up messages sent by task name; worker consume on/off (drain).
 
 May import `experiments.models`, `experiments.metric_store`, `experiments.errors` and
-`webapp.celery`; never `workers` (the runtime imports this package, not the reverse).
+`webapp.celery`; never the worker runtime (it imports this package, not the reverse);
+`workers.training.datasets` (pure) names the standard sets a worker must hold.
 """
 
 from experiments.queue.claims import (
@@ -21,6 +22,7 @@ from experiments.queue.claims import (
     run_requeue_warm,
     run_resume_from,
     worker_heartbeat,
+    worker_wake_for_held_datasets,
 )
 from experiments.queue.control import (
     queue_pause,
@@ -49,6 +51,7 @@ __all__ = [
     "run_requeue_warm",
     "run_resume_from",
     "worker_heartbeat",
+    "worker_wake_for_held_datasets",
     "queue_pause",
     "queue_resume",
     "run_move_to_top",

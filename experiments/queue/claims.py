@@ -26,7 +26,7 @@ from django.utils import timezone
 from experiments import metric_store
 from experiments.models import QueueState, Run, Worker
 from experiments.queue.order import claimable_runs
-from experiments.queue.tickets import send_tickets_on_commit, tickets_top_up
+from experiments.queue.tickets import notify_worker, send_tickets_on_commit, tickets_top_up
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def run_claim_next(*, worker_name: str) -> Run | None:
         worker, _ = Worker.objects.get_or_create(name=worker_name)
         if worker.draining or state.paused:
             return None
-        run = claimable_runs().select_for_update(skip_locked=True, of=("self",)).first()
+        # A run on a standard set waits for a worker that holds it (its heartbeat says which it holds).
+        run = claimable_runs(datasets=worker.datasets or []).select_for_update(skip_locked=True, of=("self",)).first()
         if run is None:
             return None
         now = timezone.now()
@@ -178,6 +179,22 @@ def reap_lost_runs() -> list[int]:
 def worker_heartbeat(*, name: str, **info) -> Worker:
     worker, _ = Worker.objects.update_or_create(name=name, defaults={**info, "last_heartbeat": timezone.now()})
     return worker
+
+
+def worker_wake_for_held_datasets(*, name: str) -> bool:
+    """An idle worker that holds a standard set sends itself a ticket when a run on that set is claimable.
+
+    A ticket on the shared queue wakes whichever worker is idle, and one without the set claims nothing:
+    without this, a run that only some workers can train would wait for a lucky ticket. Returns True if sent.
+    """
+    worker = Worker.objects.filter(name=name, current_run__isnull=True, draining=False).first()
+    held = worker.datasets if worker else []
+    if not held or QueueState.get().paused:
+        return False
+    if not claimable_runs(datasets=held).filter(config__dataset__name__in=held).exists():
+        return False
+    notify_worker(name)
+    return True
 
 
 def reconcile() -> dict:

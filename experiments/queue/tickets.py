@@ -30,6 +30,14 @@ def notify_workers(run_id: int | None = None) -> None:
         log.warning("could not send a ticket for run %s; reconcile will", run_id, exc_info=True)
 
 
+def notify_worker(name: str) -> None:
+    """Send one ticket to one worker's own queue (Celery's worker_direct): for a run only some workers can take."""
+    try:
+        app.send_task(EXECUTE_NEXT, kwargs={"hint_run_id": None}, exchange="C.dq2", routing_key=name)
+    except Exception:  # Redis down: its next heartbeat tries again
+        log.warning("could not send a ticket to worker %s", name, exc_info=True)
+
+
 def send_tickets_on_commit() -> None:
     """Top the tickets up once the current transaction commits (a run may now be claimable)."""
     transaction.on_commit(tickets_top_up)

@@ -26,10 +26,12 @@ from experiments.selectors.access import (
 )
 from experiments.selectors.diagnosis import experiment_best_train_loss
 from experiments.selectors.queue import (
+    datasets_held,
     live_workers,
     queue_positions,
     queue_start_etas,
     run_eta_seconds,
+    run_waiting_for,
     seconds_per_epoch,
 )
 
@@ -50,9 +52,11 @@ __all__ = [
     "tokens_for_user",
     "upload_get",
     "uploads_for_team",
+    "datasets_held",
     "live_workers",
     "queue_positions",
     "queue_start_etas",
     "run_eta_seconds",
+    "run_waiting_for",
     "seconds_per_epoch",
 ]

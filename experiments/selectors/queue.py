@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from experiments.models import QueueState, Run, Worker
 from experiments.queue import queued_runs
+from experiments.queue.order import STORED_DATASETS, datasets_held
 
 RECENT_RUNS = 20  # how many finished runs the queue's time estimates average over
 
@@ -35,6 +36,22 @@ def live_workers() -> QuerySet[Worker]:
     return Worker.objects.filter(last_heartbeat__gte=fresh, draining=False)
 
 
+def dataset_wait_text(name: str) -> str:
+    return f"waiting for a worker that holds {name} (python manage.py datasets fetch {name}, or import)"
+
+
+def run_waiting_for(run: Run, held: set[str] | None = None) -> str:
+    """Why a queued run cannot start: the standard set no live worker holds, with the command that installs it.
+
+    Empty when the run is not queued or some live worker could take it. `held`: datasets_held(), when known.
+    """
+    name = ((run.config or {}).get("dataset") or {}).get("name")
+    if run.status != Run.Status.QUEUED or name not in STORED_DATASETS:
+        return ""
+    held = datasets_held() if held is None else held
+    return "" if name in held else dataset_wait_text(name)
+
+
 def seconds_per_epoch() -> float | None:
     """Average wall time of an epoch over recently finished runs (None before the first one)."""
     recent = (
@@ -52,7 +69,8 @@ def queue_start_etas() -> dict[int, float]:
     Simulates the queue: each live worker is free now or when its run's ETA
     ends; queued runs take the earliest free worker in queue order and hold it
     for their epochs x the recent seconds-per-epoch. Rough on purpose: it
-    ignores team limits and how fast each config really is. Empty when the
+    ignores team limits and how fast each config really is; a run on a standard
+    set that no live worker holds gets no estimate. Empty when the
     queue is paused, no worker is live, or nothing has finished yet.
     """
     per_epoch = seconds_per_epoch()
@@ -65,8 +83,11 @@ def queue_start_etas() -> dict[int, float]:
         busy = run is not None and run.status == Run.Status.RUNNING
         free_at.append((run_eta_seconds(run) or per_epoch * max(1, run.epochs - run.epoch)) if busy else 0.0)
     heapq.heapify(free_at)
+    held = {name for w in workers for name in (w.datasets or [])}
     etas = {}
-    for run_id, epochs in queued_runs().values_list("id", "epochs"):
+    for run_id, epochs, dataset in queued_runs().values_list("id", "epochs", "config__dataset__name"):
+        if dataset in STORED_DATASETS and dataset not in held:
+            continue  # no live worker can take it: no start time to promise (the page says why it waits)
         start = heapq.heappop(free_at)
         etas[run_id] = start
         heapq.heappush(free_at, start + per_epoch * max(1, epochs))

@@ -24,7 +24,7 @@ from experiments.services.teams import (
     token_create,
     token_revoke,
 )
-from experiments.services.uploads import upload_check_for_run, upload_create, upload_export
+from experiments.services.uploads import upload_check_for_run, upload_check_media, upload_create, upload_export
 from experiments.services.validation import text_problem
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "token_create",
     "token_revoke",
     "upload_check_for_run",
+    "upload_check_media",
     "upload_create",
     "upload_export",
     "text_problem",

@@ -16,7 +16,7 @@ from experiments.analysis import names
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Membership, Run, Sweep, Team
 from experiments.queue import notify_workers
-from experiments.services.uploads import upload_check_for_run
+from experiments.services.uploads import upload_check_for_run, upload_check_media
 from experiments.services.validation import check_config_text, check_text
 from workers.training.config import RunConfig, canonical_config
 from workers.training.csvdata import read_csv_table
@@ -77,6 +77,8 @@ def run_launch(
             team_id=experiment.team_id, upload_id=cfg.dataset.upload, target=cfg.dataset.target, task=cfg.dataset.task
         )
         cfg = _csv_task_inferred(cfg, upload.path)
+    elif cfg.dataset.name in ("images", "text"):
+        upload_check_media(team_id=experiment.team_id, dataset=cfg.dataset)
     if preset and preset not in PRESETS:
         raise Refused(f"No such preset {preset!r}.", field="preset")
     data = cfg.model_dump(mode="json")

@@ -55,7 +55,7 @@ def csv_config(upload_id, target="species"):
 
 def test_the_form_launches_on_a_team_upload_with_a_target_column(alice_client, experiment, team_upload):
     page = alice_client.get(f"/experiments/{experiment.pk}/runs/new/").content.decode()
-    assert f'<option value="{team_upload.pk}">iris.csv (30 rows)</option>' in page
+    assert f'<option value="{team_upload.pk}">iris.csv (table CSV, 30 rows)</option>' in page
     assert 'list="target-columns"' in page and '"species"' in page  # columns offered to the script
     data = form_data(csv_config(team_upload.pk))
     r = alice_client.post(f"/experiments/{experiment.pk}/runs/new/", data)

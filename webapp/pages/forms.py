@@ -15,10 +15,12 @@ from pydantic.fields import FieldInfo
 
 from experiments.analysis.tables import flatten_config
 from experiments.errors import error_location
-from experiments.models import Experiment, Membership
+from experiments.models import Experiment, Membership, Upload
 from experiments.services.sweeps import FACTORS
 from workers.training import config as _cfg
 from workers.training.config import CHOICE_HELP, RunConfig
+from workers.training.datasets import SETS as STORED_DATASETS
+from workers.training.images import ZipLimits
 
 SEP = "__"
 
@@ -196,6 +198,23 @@ FITS_DATASET = {
 }
 
 
+_UNIT = {Upload.Kind.TABLE: "rows", Upload.Kind.IMAGES: "images", Upload.Kind.TEXT: "texts"}
+
+
+class SelectWithDisabled(forms.Select):
+    """A select whose listed options are shown but cannot be chosen."""
+
+    def __init__(self, *args, disabled: set[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disabled = disabled
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in self.disabled:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class RunLaunchForm(forms.Form):
     """Every key of the run config, with help texts and bounds from the schema."""
 
@@ -205,7 +224,7 @@ class RunLaunchForm(forms.Form):
         help_text="Optional; left empty, the run is named by what it changes against the experiment's first run, e.g. “l2 0.1 · seed 1”.",
     )
 
-    def __init__(self, *args, initial_config: RunConfig | None = None, uploads=None, **kwargs):
+    def __init__(self, *args, initial_config: RunConfig | None = None, uploads=None, datasets_held=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.leaves = schema_fields()
         for name, (info, _) in self.leaves.items():
@@ -213,6 +232,8 @@ class RunLaunchForm(forms.Form):
         if uploads is not None:
             self._upload_fields(uploads)
         self.preset_values = flatten((initial_config or RunConfig()).model_dump(mode="json"))
+        if datasets_held is not None:
+            self._stored_datasets(set(datasets_held))
         if not self.is_bound:
             self.initial.update(self.preset_values)
         for name, field in self.fields.items():
@@ -230,15 +251,36 @@ class RunLaunchForm(forms.Form):
 
     def _upload_fields(self, uploads) -> None:
         """Dataset 'csv' picks one of the team's uploads by name, and a target column from it."""
-        choices = [("", "— none —")] + [(str(u.pk), f"{u.original_name} ({u.rows} rows)") for u in uploads]
+        choices = [("", "— none —")] + [
+            (str(u.pk), f"{u.original_name} ({u.get_kind_display()}, {u.rows} {_UNIT[u.kind]})") for u in uploads
+        ]
         self.fields["dataset__upload"] = forms.ChoiceField(
             choices=choices,
             required=False,
             label="Upload",
-            help_text="With dataset 'csv': one of your team's uploaded CSVs (add one on the Uploads page).",
+            help_text="One of your team's uploads (add one on the Uploads page): a table CSV with dataset 'csv', "
+            "an image ZIP with dataset 'images', a text CSV with dataset 'text'.",
         )
         self.fields["dataset__target"].widget.attrs["list"] = "target-columns"
         self.fields["dataset__target"].help_text = "With dataset 'csv': the column to predict."
+
+    def _stored_datasets(self, held: set[str]) -> None:
+        """Standard sets that no live worker holds are offered disabled, with the command that installs them.
+
+        Not refused: a run on one queues and waits (its page says for what) until a worker that holds it beats.
+        """
+        field = self.fields["dataset__name"]
+        absent = [name for name, _ in field.choices if name in STORED_DATASETS and name not in held]
+        if not absent:
+            return
+        field.widget = SelectWithDisabled(choices=field.choices, disabled=set(absent))
+        field.choices = [
+            (name, f"{label} — on no live worker" if name in absent else label) for name, label in field.choices
+        ]
+        field.help_text += (
+            f" Not on any live worker yet: {', '.join(absent)}. Install one on a worker's host with "
+            "python manage.py datasets fetch NAME (or, offline, python manage.py datasets import NAME PATH)."
+        )
 
     def add_service_error(self, exc) -> None:
         """Put a run_launch refusal next to the field it names ("dataset.upload" → dataset__upload)."""
@@ -387,10 +429,52 @@ class MemberAddForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text="UTF-8 text with a header row; comma, semicolon or tab separated; numeric or text columns.",
+    kind = forms.ChoiceField(
+        choices=Upload.Kind.choices,
+        initial=Upload.Kind.TABLE,
+        required=False,  # a post of only a file (as before kinds existed) is a table CSV
+        label="Kind",
+        help_text="table CSV: columns to predict one from (dataset csv); image ZIP: one folder per class of PNG or "
+        "JPEG images (dataset images); text CSV: a text column and a label column (dataset text).",
     )
+    file = forms.FileField(
+        label="File",
+        help_text="A table CSV: UTF-8 text with a header row; comma, semicolon or tab separated; numeric or text columns.",
+    )
+    image_size = forms.IntegerField(
+        min_value=4,
+        max_value=ZipLimits.max_size,
+        initial=32,
+        required=False,
+        label="Image size",
+        help_text=f"Image ZIP: every image is resized to this many pixels square (4–{ZipLimits.max_size}).",
+    )
+    text_column = forms.CharField(
+        max_length=200, required=False, initial="text", help_text="Text CSV: the header of the column holding the text."
+    )
+    label_column = forms.CharField(
+        max_length=200,
+        required=False,
+        initial="label",
+        help_text="Text CSV: the header of the column holding the class.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        cleaned["kind"] = cleaned.get("kind") or Upload.Kind.TABLE
+        if cleaned["kind"] == Upload.Kind.IMAGES and cleaned.get("image_size") is None and not self.errors:
+            self.add_error("image_size", "Choose the size images are resized to, e.g. 32.")
+        return cleaned
+
+    def upload_args(self) -> dict:
+        """upload_create's arguments for the chosen kind."""
+        d = self.cleaned_data
+        args = {"file": d["file"], "kind": d["kind"]}
+        if d["kind"] == Upload.Kind.IMAGES:
+            args["image_size"] = d["image_size"]
+        elif d["kind"] == Upload.Kind.TEXT:
+            args.update(text_column=d["text_column"], label_column=d["label_column"])
+        return args
 
 
 class TokenForm(forms.Form):

@@ -58,8 +58,10 @@ def experiment_detail(request, experiment_id: int):
     runs = list(page.object_list)
     queued = any(run.status == Run.Status.QUEUED for run in runs)  # else no queue position to compute
     positions, starts = (selectors.queue_positions(), selectors.queue_start_etas()) if queued else ({}, {})
+    held = selectors.datasets_held() if queued else set()
     for run in runs:
         run.queue_position, run.starts_in = positions.get(run.pk), starts.get(run.pk)
+        run.waiting_for = selectors.run_waiting_for(run, held)
     # The leaderboard's top rows: a constant number of queries, bootstrap over the best groups only.
     board = leaderboard.leaderboard_get(experiment=experiment, n_resamples=1000, with_effects=False)
     context = {"experiment": experiment, "runs": runs, "page": page, "board": board, "tag": tag}
@@ -73,7 +75,12 @@ def run_new(request, experiment_id: int):
     if preset not in PRESETS:
         raise Http404("No such preset")
     uploads = selectors.uploads_for_team(team=experiment.team)
-    form = RunLaunchForm(request.POST or None, initial_config=PRESETS[preset][1], uploads=uploads)
+    form = RunLaunchForm(
+        request.POST or None,
+        initial_config=PRESETS[preset][1],
+        uploads=uploads,
+        datasets_held=selectors.datasets_held(),
+    )
     status = 400 if form.is_bound else 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -106,6 +113,7 @@ def run_detail(request, run_id: int):
     run = selectors.run_get(user=request.user, run_id=run_id)
     run.queue_position = selectors.queue_positions().get(run.pk)
     run.starts_in = selectors.queue_start_etas().get(run.pk)
+    run.waiting_for = selectors.run_waiting_for(run)
     stored = config_read(run.config)  # a row that no longer parses still shows, with the reason
     preset, differences = preset_differences(run.config) if stored.valid else ("", [])
     context = {

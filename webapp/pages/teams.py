@@ -1,4 +1,4 @@
-"""Team pages: the dashboard (home), the current-team switch, members, and the team's CSV uploads."""
+"""Team pages: the dashboard (home), the current-team switch, members, and the team's uploads."""
 
 from __future__ import annotations
 
@@ -91,11 +91,11 @@ def upload_list(request):
             form.add_error(None, "You are not in a team yet: ask a team admin to add you.")
         else:
             try:
-                up = services.upload_create(team=team, user=request.user, file=form.cleaned_data["file"])
-                messages.success(request, f"Uploaded {up.original_name}: {up.rows} rows, {len(up.columns)} columns.")
+                up = services.upload_create(team=team, user=request.user, **form.upload_args())
+                messages.success(request, upload_summary(up))
                 return redirect("upload_list")
             except Refused as exc:
-                form.add_error("file", exc.message)
+                form.add_error(exc.field if exc.field in form.fields else "file", exc.message)
     context = {
         "team": team,
         "form": form,
@@ -105,6 +105,14 @@ def upload_list(request):
         "max_columns": MAX_COLUMNS,
     }
     return render(request, "experiments/uploads.html", context, status=400 if form.is_bound and form.errors else 200)
+
+
+def upload_summary(up) -> str:
+    if up.kind == up.Kind.IMAGES:
+        return f"Uploaded {up.original_name}: " + "; ".join(up.notes) + f"; {len(up.columns)} classes."
+    if up.kind == up.Kind.TEXT:
+        return f"Uploaded {up.original_name}: {up.rows} texts, {up.columns[1]['distinct']} classes."
+    return f"Uploaded {up.original_name}: {up.rows} rows, {len(up.columns)} columns."
 
 
 def upload_download(request, upload_id: int):

@@ -56,6 +56,9 @@ def queue_place(run) -> str:
     position = getattr(run, "queue_position", None)
     if not position:
         return ""
+    waiting = getattr(run, "waiting_for", "")
+    if waiting:
+        return f"#{position} in queue · {waiting}"
     starts = getattr(run, "starts_in", None)
     if starts is None:
         return f"#{position} in queue"

@@ -71,7 +71,8 @@ def check_entry(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
         raise ImageZipError(f"{name}: path leaves the archive ('..' or backslash)")
     if stat.S_ISLNK(mode):
         raise ImageZipError(f"{name}: symbolic link in the ZIP")
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    # Only the file-type bits say "device": Python's zipfile.writestr stores permission bits alone (0o600).
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise ImageZipError(f"{name}: device, pipe or socket in the ZIP")
     if info.file_size > limits.max_ratio * max(info.compress_size, 1) and info.file_size > 1 << 20:
         raise ImageZipError(

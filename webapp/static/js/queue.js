@@ -3,6 +3,7 @@ window.LossLab = window.LossLab || {};
 window.LossLab.queuePlace = function (run) {
   if (!run.queue_position) return "";
   const place = "#" + run.queue_position + " in queue";
+  if (run.waiting_for) return place + " · " + run.waiting_for;
   const s = run.starts_in_seconds;
   if (s == null) return place;
   if (s < 1) return place + " · starting";
