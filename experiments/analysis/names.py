@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from experiments.analysis.tables import flatten_config
+from workers.training.config import RunConfig
 
 SEP = " · "
 # The sections whose changed fields read as one phrase: "sgd lr 0.01", "cosine warmup 3", "focal γ 3".
@@ -140,9 +141,18 @@ def group_label(factors: dict[str, Any], *, missing: Any = "—") -> str:
     return SEP.join(describe(present, shortest_first=False))
 
 
+# Every field of the run schema in its declared order (dataset first, as the form shows it).
+SCHEMA_ORDER = {path: i for i, path in enumerate(flatten_config(RunConfig().model_dump(mode="json")))}
+
+
 def config_title(config: dict) -> str:
-    """The full configuration, one `field = value` a line: the hover text beside a short name."""
-    return "\n".join(f"{path} = {value_text(v)}" for path, v in flatten_config(config or {}).items())
+    """The full configuration, one `field = value` a line, in the schema's order: the hover text beside a short name.
+
+    Ordered here, not by the stored JSON: PostgreSQL's jsonb keeps keys in its own order, SQLite as written.
+    """
+    flat = flatten_config(config or {})
+    paths = sorted(flat, key=lambda p: (SCHEMA_ORDER.get(p, len(SCHEMA_ORDER)), p))
+    return "\n".join(f"{path} = {value_text(flat[path])}" for path in paths)
 
 
 class _Missing:

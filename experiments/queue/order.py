@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from experiments.models import QueueState, Run, Team, Worker
@@ -32,7 +34,11 @@ def claimable_runs(*, datasets: list[str] | None = None):
     if datasets is not None:
         missing = [name for name in STORED_DATASETS if name not in datasets]
         if missing:
-            runs = runs.exclude(config__dataset__name__in=missing)
+            # Coalesced: a config without a dataset name (one that no longer parses) stays claimable, so the
+            # worker can fail it by name; a bare exclude() would drop it on NULL.
+            runs = runs.annotate(
+                dataset_name=Coalesce(KT("config__dataset__name"), Value(""), output_field=TextField())
+            ).exclude(dataset_name__in=missing)
     return runs
 
 

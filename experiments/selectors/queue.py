@@ -45,7 +45,9 @@ def run_waiting_for(run: Run, held: set[str] | None = None) -> str:
 
     Empty when the run is not queued or some live worker could take it. `held`: datasets_held(), when known.
     """
-    name = ((run.config or {}).get("dataset") or {}).get("name")
+    config = run.config if isinstance(run.config, dict) else {}  # a stored config may no longer parse
+    dataset = config.get("dataset")
+    name = dataset.get("name") if isinstance(dataset, dict) else None
     if run.status != Run.Status.QUEUED or name not in STORED_DATASETS:
         return ""
     held = datasets_held() if held is None else held

@@ -35,10 +35,10 @@ def test_an_image_zip_is_resized_and_stored_as_one_uint8_array(alice_client, upl
     assert r.status_code == 302
     upload = Upload.objects.get()
     assert upload.kind == "images" and upload.rows == 10 and upload.column_names == ["bright", "dark"]
-    stored = load_image_set(upload_dir / f"{upload.pk}.npz")
+    stored = load_image_set(upload.path)
     assert stored.x.shape == (10, 3, 12, 12) and stored.x.dtype == np.uint8
     assert stored.classes == ["bright", "dark"] and sorted(stored.y.tolist()) == [0] * 5 + [1] * 5
-    assert sorted(p.name for p in upload_dir.iterdir()) == [f"{upload.pk}.npz"]  # no temp file left
+    assert sorted(p.name for p in upload_dir.iterdir()) == [upload.path.name]  # no temp file left
     page = alice_client.get("/uploads/").content.decode()
     assert "image ZIP" in page and f"/uploads/{upload.pk}/download/" not in page  # no CSV to download
 
@@ -89,7 +89,7 @@ def test_a_text_csv_is_stored_with_its_text_and_label_columns(alice_client, uplo
     assert r.status_code == 302
     upload = Upload.objects.get()
     assert upload.kind == "text" and upload.rows == 60 and upload.column_names == ["text", "label"]
-    assert (upload_dir / f"{upload.pk}.csv").read_text() == (tmp_path / "reviews.csv").read_text()
+    assert (upload.path).read_text() == (tmp_path / "reviews.csv").read_text()
 
 
 @pytest.mark.parametrize(
