@@ -83,7 +83,7 @@ def test_an_image_zip_and_a_text_csv_uploaded_in_the_browser_train_with_cnn_and_
     body = upload(page, live_server, "text", tmp_path / "reviews.csv", text_column="text", label_column="label")
     assert "60 texts, 2 classes" in body
     images, texts = Upload.objects.get(kind="images"), Upload.objects.get(kind="text")
-    assert (upload_dir / f"{images.pk}.npz").is_file() and (upload_dir / f"{texts.pk}.csv").is_file()
+    assert images.path.is_file() and texts.path.is_file() and images.path.parent == upload_dir
 
     image_run = launch(
         page,

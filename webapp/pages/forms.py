@@ -170,6 +170,14 @@ def unflatten(flat: dict[str, Any]) -> dict:
     return out
 
 
+# An uploaded dataset needs its file's fields to validate at all; any values do for asking what fits it.
+_UPLOAD_FIELDS = {
+    "csv": {"upload": 1, "target": "y"},
+    "images": {"upload": 1},
+    "text": {"upload": 1, "target": "y", "text_column": "t"},
+}
+
+
 def _fits(field: str, values: tuple[str, ...], default_loss: dict[str, str]) -> dict[str, list[str]]:
     """For each dataset, the values of `field` ("loss.name" or "model.arch") the schema accepts with it.
 
@@ -178,8 +186,10 @@ def _fits(field: str, values: tuple[str, ...], default_loss: dict[str, str]) -> 
     section, key = field.split(".")
     out: dict[str, list[str]] = {}
     for dataset, (task, _) in _cfg.DATASETS.items():
-        base = {"dataset": {"name": dataset, "upload": 1, "target": "y"} if dataset == "csv" else {"name": dataset}}
+        base = {"dataset": {"name": dataset, **_UPLOAD_FIELDS.get(dataset, {})}}
         base["loss"] = {"name": default_loss[task]}
+        if dataset in _cfg.TEXT_DATASETS:  # texts train only sequence models: ask about losses with one
+            base["model"] = {"arch": "lstm"}
         fits = []
         for value in values:
             try:
@@ -273,7 +283,8 @@ class RunLaunchForm(forms.Form):
         absent = [name for name, _ in field.choices if name in STORED_DATASETS and name not in held]
         if not absent:
             return
-        field.widget = SelectWithDisabled(choices=field.choices, disabled=set(absent))
+        attrs = field.widget.attrs  # the bounds, the choice help and the show-when data stay on the new widget
+        field.widget = SelectWithDisabled(attrs=attrs, choices=field.choices, disabled=set(absent))
         field.choices = [
             (name, f"{label} — on no live worker" if name in absent else label) for name, label in field.choices
         ]
