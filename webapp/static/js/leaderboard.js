@@ -21,6 +21,5 @@
     margin: {t: 10, r: 20, b: 44, l: 10}, height: 70 + 26 * groups.length, paper_bgcolor: "rgba(0,0,0,0)",
     xaxis: {title: {text: board.metric_label + (board.higher_is_better ? " (higher is better)" : " (lower is better)")}, automargin: true},
     yaxis: {automargin: true}, font: {size: 12},
-    title: {text: "Mean over seeds, 95% interval · green: clearly different · grey: leader, not clearly ahead · orange: not clearly behind", font: {size: 12}},
   }, {responsive: true});
 })();
