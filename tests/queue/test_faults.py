@@ -23,8 +23,9 @@ from tests.helpers import tiny_config, wait_for
 from tests.queue.conftest import admin_action, assert_history_exactly_once, launch, raw_steps, reload
 
 pytestmark = pytest.mark.integration
-# Several seconds on one thread (90 steps an epoch, every step sampled): long enough to interrupt mid-run.
-LONG = tiny_config(dataset={"name": "digits"}, batch_size=16, epochs=24)
+# Several seconds on one thread (90 steps an epoch, every step sampled): long enough to interrupt mid-run
+# on a fast machine too.
+LONG = tiny_config(dataset={"name": "digits"}, batch_size=16, epochs=72)
 # A checkpoint every second while points are flushed five times a second: a kill lands between
 # checkpoints, with points stored past the last one that the resumed attempt must replace, not duplicate.
 SPARSE_CHECKPOINTS = {"LOSSLAB_CHECKPOINT_EVERY_S": "1", "LOSSLAB_METRIC_FLUSH_S": "0.2"}
@@ -72,8 +73,8 @@ def raw_duplicates(run: Run) -> dict[str, int]:
     return {key: len(s) - len(set(s)) for key, s in steps.items() if len(s) != len(set(s))}
 
 
-def watch_resumed_attempt(run: Run, past_step: int) -> int:
-    """While attempt 2 trains beyond `past_step`, read the raw rows again and again: each step stored once.
+def watch_resumed_attempt(run: Run, past_step: int, attempt: int = 2) -> int:
+    """While attempt `attempt` trains beyond `past_step`, read the raw rows again and again: each step stored once.
 
     Returns how many reads were made in that window; the run must not have been compacted before them.
     """
@@ -82,7 +83,7 @@ def watch_resumed_attempt(run: Run, past_step: int) -> int:
         current = reload(run)
         if current.is_finished:
             break
-        if current.status == "running" and current.attempt == 2 and current.step > past_step:
+        if current.status == "running" and current.attempt == attempt and current.step > past_step:
             duplicates = raw_duplicates(run)
             still_running = reload(run).status == "running"  # not yet compacted: the read saw the raw rows
             assert not duplicates, f"steps stored twice while the resumed attempt trains: {duplicates}"
@@ -138,7 +139,16 @@ def test_a_worker_killed_between_checkpoints_is_resumed_with_each_step_stored_on
     )
 
 
+def steps_per_epoch(config: dict) -> int:
+    from workers.training.config import RunConfig
+    from workers.training.engine import train
+    from workers.training.reporter import NullReporter
+
+    return train(RunConfig.model_validate({**config, "epochs": 1}), NullReporter()).steps_per_epoch
+
+
 def test_a_warm_shutdown_mid_epoch_resumes_at_that_step_identical_to_an_uninterrupted_run(queue_worker, experiment):
+    per_epoch = steps_per_epoch(LONG)
     workers = start_pair(queue_worker, **SPARSE_CHECKPOINTS)
     run = launch(experiment, LONG)
 
@@ -147,32 +157,41 @@ def test_a_warm_shutdown_mid_epoch_resumes_at_that_step_identical_to_an_uninterr
         return r.epoch >= 2 and r.checkpoint_step and flushes_after(r, r.checkpoint_step) >= 2
 
     wait_for(between_checkpoints, timeout=60, interval=0.02, message="points stored past a checkpoint")
-    victim = workers[reload(run).worker.name]
-    last_epoch_checkpoint = reload(run).checkpoint_step
-    os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
-    sent = time.monotonic()
-    wait_for(
-        lambda: reload(run).status != "running" or run.attempt == 2, timeout=10, interval=0.02, message="the hand-back"
-    )
-    handed_back = time.monotonic() - sent
-    at_stop = Run.objects.get(pk=run.pk)
-    assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
-    # The hand-back checkpointed at the very step it stopped, inside an epoch: nothing is redone.
-    assert at_stop.checkpoint_step == at_stop.step > last_epoch_checkpoint
-    assert stored_after(at_stop, at_stop.step) == 0
-    victim.proc.wait(20)
-    reconcile_until(lambda: reload(run).attempt == 2)
-    reads = watch_resumed_attempt(run, past_step=at_stop.step)
-    assert reload(run).status == "succeeded" and run.attempt == 2 and run.losses == 0, (run.status, run.error)
-    assert run.worker.name != victim.name + "@test"
-    assert "handing run" in victim.output()
+    victims = []
+    # A signal that arrives while the epoch's evaluation runs stops the run at the next step, the epoch's
+    # end: valid, but it proves nothing mid-epoch. Then the other worker resumes it, a fresh worker stands
+    # by, and the signal is sent again, to the new holder (a few times at most).
+    for signals in range(1, 5):
+        victim = workers[reload(run).worker.name]
+        last_checkpoint = reload(run).checkpoint_step
+        os.kill(victim.proc.pid, signal.SIGTERM)  # the main process only, as `docker stop` does
+        sent = time.monotonic()
+        wait_for(lambda: reload(run).status != "running", timeout=10, interval=0.02, message="the hand-back")
+        handed_back = time.monotonic() - sent
+        at_stop = Run.objects.get(pk=run.pk)
+        victims.append(victim)
+        assert at_stop.epoch < LONG["epochs"], "the run ended before the signal: make it longer"
+        # The hand-back checkpointed at the very step it stopped: nothing is redone.
+        assert at_stop.checkpoint_step == at_stop.step > last_checkpoint
+        assert stored_after(at_stop, at_stop.step) == 0
+        if at_stop.step % per_epoch:
+            break
+        workers[f"r{signals}@test"] = queue_worker(f"r{signals}", wait=False, **SPARSE_CHECKPOINTS)
+        resumed_past = at_stop.step + per_epoch // 2
+        reconcile_until(lambda n=signals + 1, past=resumed_past: reload(run).attempt == n and run.step > past)
+    assert at_stop.step % per_epoch, f"{signals} signals all landed on an epoch end: nothing proved mid-epoch"
+    reconcile_until(lambda: reload(run).attempt == signals + 1)
+    reads = watch_resumed_attempt(run, past_step=at_stop.step, attempt=signals + 1)
+    assert reload(run).status == "succeeded" and run.attempt == signals + 1 and run.losses == 0, (run.status, run.error)
+    assert run.worker.name not in {v.name + "@test" for v in victims}
+    for victim in victims:
+        victim.proc.wait(20)
+        assert "handing run" in victim.output()
     assert_resumed_exactly(run, LONG)
-    per_epoch = run.summary["steps_per_epoch"]
-    assert at_stop.step % per_epoch, "the signal landed on an epoch end: the test proved nothing mid-epoch"
     print(
         f"\nSIGTERM: run handed back {handed_back:.2f}s after the signal with a checkpoint at step {at_stop.step} "
-        f"(epoch {at_stop.epoch + 1}, step {at_stop.step % per_epoch} of {per_epoch}); resumed "
-        f"there on the other worker, 0 steps redone; raw rows read {reads} times while attempt 2 trained: "
+        f"(epoch {at_stop.epoch + 1}, step {at_stop.step % per_epoch} of {per_epoch}; signal {signals}); resumed "
+        f"there on another worker, 0 steps redone; raw rows read {reads} times while the last attempt trained: "
         "duplicates 0; every curve equals the uninterrupted run's"
     )
 
