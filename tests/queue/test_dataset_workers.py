@@ -1,7 +1,8 @@
 """Standard datasets and real workers: a worker claims only runs whose dataset it holds, and says so.
 
-Real Celery workers on real Redis and the test database; MNIST in its exact on-disk format
-(small fixture files), installed with `manage.py datasets import` into a temp LOSSLAB_DATA_DIR.
+Real Celery workers on real Redis and the test database; MNIST, Fashion-MNIST, CIFAR-10 and AG News
+in their exact on-disk formats (small fixture files), installed with `manage.py datasets import` into
+a temp LOSSLAB_DATA_DIR, each preset launched from the form.
 """
 
 import pytest
@@ -42,7 +43,15 @@ def small_mnist(epochs: int = 2) -> dict:
     return small_preset("mnist_cnn", epochs)
 
 
-@pytest.mark.parametrize("preset, dataset, arch", [("mnist_cnn", "mnist", "cnn"), ("ag_news_lstm", "ag_news", "lstm")])
+@pytest.mark.parametrize(
+    "preset, dataset, arch",
+    [
+        ("mnist_cnn", "mnist", "cnn"),
+        ("fashion_mnist_cnn", "fashion_mnist", "cnn"),
+        ("cifar10_resnet20", "cifar10", "resnet"),
+        ("ag_news_lstm", "ag_news", "lstm"),
+    ],
+)
 def test_a_preset_launched_from_the_form_trains_on_a_worker_that_holds_its_dataset(
     alice_client, experiment, queue_worker, settings, tmp_path, preset, dataset, arch
 ):
