@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from django.db.models import Case, CharField, Value, When
 
 from experiments import metric_store
 from experiments.analysis.downsample import minmax_downsample
@@ -83,6 +84,22 @@ def task_of(config: dict | None, summary: dict | None) -> str:
         return "regression"
     if "val_accuracy" in final:
         return "classification"
+    return dataset_task(config)
+
+
+def recorded_task() -> Case:
+    """task_of's first half, by the database: "regression" or "classification" from the summary's final
+    metrics, "" when it has neither (then dataset_task decides). Spares reading and decoding the summary."""
+    return Case(
+        When(summary__final__has_key="val_rmse", then=Value("regression")),
+        When(summary__final__has_key="val_accuracy", then=Value("classification")),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
+def dataset_task(config: dict | None) -> str:
+    """The task a config's dataset implies (its explicit task, else the bundled set's, else classification)."""
     dataset = (config or {}).get("dataset") or {}
     return dataset.get("task") or DATASETS.get(dataset.get("name"), ("classification", None))[0]
 

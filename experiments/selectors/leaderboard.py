@@ -20,7 +20,7 @@ from django.db.models.functions import Cast
 from experiments.analysis import names, ranking
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Run
-from experiments.selectors.comparison import MISSING, config_diff, task_of
+from experiments.selectors.comparison import MISSING, config_diff, dataset_task, recorded_task
 from experiments.selectors.configs import config_decode, config_valid
 
 # metric -> (label, higher is better)
@@ -54,6 +54,9 @@ Reps = dict[str, tuple[int, str]]  # group -> (a run's id, task)
 def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]:
     """Per group: run counts by status; a representative run's id and task; and its config (2 queries).
 
+    The task comes from the summary's keys, looked up by the database (recorded_task): the summaries
+    themselves (1.7 kB each once a run has finished) are never read here.
+
     The grouping reads the index (experiment, group, status), not the runs; the configs come as text
     for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
     """
@@ -63,12 +66,12 @@ def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]
     for group, status, n in per_status:
         counts.setdefault(group, {})[status] = n
     rep_runs = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
-        config_text=Cast("config", TextField()), summary_text=Cast("summary", TextField())
+        config_text=Cast("config", TextField()), recorded=recorded_task()
     )
     reps: Reps = {}
     configs: dict[str, dict] = {}
     first: dict = {}
-    for pk, group, config, summary in rep_runs.values_list("pk", "group_hash", "config_text", "summary_text"):
+    for pk, group, config, recorded in rep_runs.values_list("pk", "group_hash", "config_text", "recorded"):
         config = config_decode(config)
         if not config_valid(config):
             continue  # a group's runs share its config: none of them is ranked, they are counted as invalid
@@ -77,8 +80,7 @@ def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]
             # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of
             # copies kept alive made Python's garbage collector walk the whole heap about every other request.
             config = {k: first[k] if v == first.get(k, MISSING) else v for k, v in config.items()}
-        summary = config_decode(summary)
-        reps[group] = pk, task_of(config, summary if isinstance(summary, dict) else None)
+        reps[group] = pk, recorded or dataset_task(config if isinstance(config, dict) else None)
         configs[group] = config
     return counts, reps, configs
 

@@ -267,3 +267,32 @@ def test_the_leaderboard_equals_the_computation_run_by_run(experiment):
     assert "optimizer.lr = 0.01" in next(g["title"] for g in board["groups"] if g["key"] == "sgd-0.01-[32, 16]-auto")
     means = {g["key"]: g["mean"] for g in board["groups"]}
     assert list(means.values()) == sorted(means.values(), reverse=True) and len(means) == 13
+
+
+def test_the_task_comes_from_the_metrics_a_run_recorded_else_from_its_dataset(experiment):
+    # iris is a classification set: only the recorded RMSE says these groups were trained for regression.
+    for lr, rmse in ((0.01, [0.5, 0.6]), (0.001, [0.3, 0.35])):
+        for seed, value in enumerate(rmse):
+            run = make_run(experiment, seed=seed, history=False, optimizer={"name": "adam", "lr": lr})
+            best = {"val_loss": value**2, "val_rmse": value}
+            Run.objects.filter(pk=run.pk).update(summary={"best": best, "final": best, "best_epoch": 5})
+    board = leaderboard.leaderboard_get(experiment=experiment)
+    assert board["metric"] == "best.val_rmse" and not board["higher_is_better"]
+    assert [g["mean"] for g in board["groups"]] == pytest.approx([0.325, 0.55])
+
+
+def test_without_recorded_metrics_the_dataset_says_the_task(experiment):
+    for seed in range(2):
+        make_run(
+            experiment,
+            seed=seed,
+            status="queued",
+            score=None,
+            history=False,
+            dataset={"name": "diabetes"},
+            loss={"name": "mse"},
+        )
+    assert leaderboard.leaderboard_get(experiment=experiment)["metric"] == "best.val_rmse"
+    Run.objects.all().delete()
+    make_run(experiment, status="queued", score=None, history=False)
+    assert leaderboard.leaderboard_get(experiment=experiment)["metric"] == "best.val_accuracy"
