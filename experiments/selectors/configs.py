@@ -7,6 +7,7 @@ leaderboard and the ranking, instead of breaking them for the whole team.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -59,3 +60,10 @@ def config_read(raw: Any) -> StoredConfig:
 
 def config_valid(raw: Any) -> bool:
     return config_read(raw).valid
+
+
+@functools.lru_cache(maxsize=4096)
+def config_text_valid(text: str | None) -> bool:
+    """config_valid for a config read as JSON text, cached by that text: the same text always gives the same
+    answer, so a listing of 2,000 configurations validates each once per process, not on every request."""
+    return config_valid(config_decode(text))

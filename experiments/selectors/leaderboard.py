@@ -21,7 +21,7 @@ from experiments.analysis import names, ranking
 from experiments.errors import ErrorCode, Refused
 from experiments.models import Experiment, Run
 from experiments.selectors.comparison import MISSING, config_diff, dataset_task, recorded_task
-from experiments.selectors.configs import config_decode, config_valid
+from experiments.selectors.configs import config_decode, config_text_valid
 
 # metric -> (label, higher is better)
 METRICS: dict[str, tuple[str, bool]] = {
@@ -71,10 +71,10 @@ def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]
     reps: Reps = {}
     configs: dict[str, dict] = {}
     first: dict = {}
-    for pk, group, config, recorded in rep_runs.values_list("pk", "group_hash", "config_text", "recorded"):
-        config = config_decode(config)
-        if not config_valid(config):
+    for pk, group, text, recorded in rep_runs.values_list("pk", "group_hash", "config_text", "recorded"):
+        if not config_text_valid(text):
             continue  # a group's runs share its config: none of them is ranked, they are counted as invalid
+        config = config_decode(text)
         if isinstance(config, dict):
             first = first or config
             # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of

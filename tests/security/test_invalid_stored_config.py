@@ -117,3 +117,16 @@ def test_a_worker_fails_a_claimed_run_whose_config_no_longer_parses(experiment):
     run.refresh_from_db()
     assert run.status == Run.Status.FAILED
     assert run.error.startswith("invalid config: epochs:")
+
+
+@pytest.mark.parametrize("name", list(BAD_CONFIGS))
+def test_the_leaderboards_cached_check_refuses_what_the_schema_refuses(name):
+    import json
+
+    from experiments.selectors.configs import config_text_valid
+
+    good = json.dumps(tiny_config())
+    assert config_text_valid(good) and not config_text_valid(BAD_CONFIGS[name])
+    hits = config_text_valid.cache_info().hits
+    assert config_text_valid(good) and not config_text_valid(BAD_CONFIGS[name])
+    assert config_text_valid.cache_info().hits == hits + 2  # asked again: answered without validating
