@@ -15,11 +15,13 @@ ZIP entry or the column at fault.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -157,21 +159,24 @@ def upload_create(
         raise _refuse("The file is empty.")
     names = [h.strip() for h in rows[0]]
     _check_rows(names, rows[1:])
-    tmp = _incoming(".csv")
-    try:
+    with _incoming(".csv") as tmp:
         _write_rows(tmp, [names, *rows[1:]])
         try:
             info = inspect_csv(tmp)
         except ValueError as exc:
             raise _refuse(str(exc).removeprefix("upload: ")) from None
         return _keep(tmp, team=team, uploaded_by=user, original_name=name, rows=info["rows"], columns=info["columns"])
+
+
+@contextlib.contextmanager
+def _incoming(suffix: str) -> Iterator[Path]:
+    """A temp file in the upload folder for a file being checked; gone afterwards unless _keep renamed it."""
+    settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = settings.UPLOAD_DIR / f"incoming-{uuid.uuid4().hex}{suffix}"
+    try:
+        yield tmp
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def _incoming(suffix: str) -> Path:
-    settings.UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
-    return settings.UPLOAD_DIR / f"incoming-{uuid.uuid4().hex}{suffix}"
 
 
 def _keep(tmp: Path, **fields) -> Upload:
@@ -193,8 +198,7 @@ def _create_images(team: Team, user: AbstractBaseUser, name: str, file: Uploaded
         raise Refused(msg, field="image_size" if msg.startswith("size:") else "file") from None
     counts = [int((image_set.y == i).sum()) for i in range(len(image_set.classes))]
     columns = [{"name": c, "kind": "class", "distinct": n} for c, n in zip(image_set.classes, counts)]
-    tmp = _incoming(".npz")
-    try:
+    with _incoming(".npz") as tmp:
         save_image_set(image_set, tmp)
         upload = _keep(
             tmp,
@@ -205,8 +209,6 @@ def _create_images(team: Team, user: AbstractBaseUser, name: str, file: Uploaded
             columns=columns,
             kind=Upload.Kind.IMAGES,
         )
-    finally:
-        tmp.unlink(missing_ok=True)
     c, side = image_set.x.shape[1], image_set.x.shape[2]
     upload.notes = [f"{len(image_set.y)} images of {side}×{side}, {'grey' if c == 1 else 'RGB'}", *image_set.notes]
     return upload
@@ -240,8 +242,7 @@ def _create_text(
         {"name": text_column, "kind": "text"},
         {"name": label_column, "kind": "label", "distinct": len(table.classes), "task": "classification"},
     ]
-    tmp = _incoming(".csv")
-    try:
+    with _incoming(".csv") as tmp:
         tmp.write_text(text, encoding="utf-8", newline="")
         return _keep(
             tmp,
@@ -252,8 +253,6 @@ def _create_text(
             columns=columns,
             kind=Upload.Kind.TEXT,
         )
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def upload_export(upload: Upload) -> str:
