@@ -112,6 +112,10 @@ def test_leaderboard_ranks_groups_and_compares_to_a_baseline(browser_page, live_
     assert not errors
     assert rows.nth(0).locator("td").nth(1).inner_text().strip() == "adam"
     assert "clearly ahead" in rows.nth(0).inner_text()
+    # The verdict cell is laid out as a cell, not as a diagnosis chip (a shared class once made it an inline box).
+    verdict_cells = rows.locator("td[data-verdict]")
+    displays = verdict_cells.evaluate_all("cells => cells.map(c => getComputedStyle(c).display)")
+    assert displays == ["table-cell"] * 4, displays
     assert "optimizer.name = adam" in rows.nth(0).locator("td").nth(1).get_attribute("title")
     assert "needs 2 seeds" in rows.nth(3).inner_text() and "Queue 2 missing seeds" in rows.nth(3).inner_text()
     assert "1 more seed needed" in page.inner_text("#ranking")
