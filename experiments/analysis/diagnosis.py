@@ -10,7 +10,9 @@ each test looking only at runs the earlier tests let through:
 1. **diverged**: a loss became non-finite, or the training loss grew without
    bound (several times its starting value and still rising).
 2. **unstable, collapsed to chance**: a finite training loss that exploded far
-   above the trivial predictor's loss and came back only to it, that climbed
+   above the trivial predictor's loss and came back only to it (a high first
+   epoch that the loss then walked down from, without blowing up or climbing
+   back, is where training started: not an explosion), that climbed
    back to the trivial loss after having been well below it, or that zig-zags
    at or above it. The evidence says ``collapsed_to_chance``.
 3. **underfitting**: the training loss is no longer falling meaningfully and
@@ -78,7 +80,9 @@ REF_SHARE = 1 / 3  # ...or above a third of the way from the experiment's best t
 PLATEAU_DROP = 0.01  # ...when the last strip improved the train loss by under 1 %
 SMALL_GAP = 0.1  # ...and the train-val gap is under 10 % of the trivial loss
 LARGE_GAP = 0.25  # a converged run whose val loss exceeds train by this share of the trivial loss
-EXPLODE_RATIO = 2.0  # train loss above 2x the trivial loss is an explosion (init sits near 1x)
+EXPLODE_RATIO = 2.0  # train loss above 2x the trivial loss is an explosion (init sits near 1x)...
+CLIMB_BACK = 0.25  # ...unless it only started there: no climb of a quarter of the trivial loss over an earlier epoch
+FIRST_EPOCH_BLOWUP = 2.0  # ...and a first epoch under 2x the second (above it, it blew up inside that epoch)
 COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
 COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
 MEMORISED = 0.005  # a training loss under 0.5 % of the trivial loss has learnt the training set by heart...
@@ -363,14 +367,29 @@ def _collapsed(f: dict) -> bool:
     """A finite loss that went back to chance level (or above it) and stays there: updates too large to learn.
 
     Exploded and came back only to the trivial loss, climbed back to it after having been well
-    below it, sits well above it at the end, or zig-zags at or above it.
+    below it, sits well above it at the end, or zig-zags at or above it. A high first epoch that
+    the loss then walked down from (`_high_start`) is where training started, not an explosion.
     """
     base, end = f["base"], f["st"][-1]  # end: median of the last epochs, robust to one lucky epoch
-    exploded = f["train_max"] > EXPLODE_RATIO * base and end >= UNDERFIT_RATIO * base
+    exploded = f["train_max"] > EXPLODE_RATIO * base and end >= UNDERFIT_RATIO * base and not _high_start(f)
     above = f["n_finite"] > 3 and f["train_last3"].min() > 1.5 * max(f["train"][0], base)
     collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
     thrashing = _noisy(f) and end >= base
     return bool(exploded or above or collapsed or thrashing)
+
+
+def _high_start(f: dict) -> bool:
+    """The training loss started high (a far-off initialisation) and went down from there.
+
+    Its first epoch is under FIRST_EPOCH_BLOWUP times the second (a learning rate too high blows the
+    first epoch's mean up, and the next one is back at chance), and it never climbed CLIMB_BACK times
+    the trivial loss above an earlier epoch (a spike later on, or a thrash after the first fall).
+    """
+    train = f["train"][: f["n_finite"]]
+    if len(train) < 2:
+        return False
+    climb = float(np.max(train - np.minimum.accumulate(train)))
+    return bool(train[0] < FIRST_EPOCH_BLOWUP * train[1] and climb < CLIMB_BACK * f["base"])
 
 
 def _underfitting(f: dict, improving: bool) -> bool:

@@ -92,6 +92,27 @@ def test_an_explosion_that_settles_at_chance_level_is_unstable_and_says_it_colla
     assert "collapsed to chance" in d.evidence["reason"]
 
 
+@pytest.mark.parametrize(
+    ("floor", "tau", "epochs", "verdict"),
+    [(1.1, 4, 25, "underfitting"), (0.5, 15, 20, "still_improving")],
+    ids=["levelled-off", "still-falling"],
+)
+def test_a_high_first_epoch_walked_down_from_is_not_an_explosion(floor, tau, epochs, verdict):
+    # Issue 13: a regression model starting at 2.19x the mean predictor's MSE (its initialisation),
+    # then 1.95, 1.76, ... falling every epoch and ending above 0.9x, was called "collapsed to chance".
+    train = [v + 0.01 * (i % 2) for i, v in enumerate(decay(2.19, floor, tau, epochs))]  # a little wobble
+    d = diagnose(train, [v + 0.03 for v in train], task="regression", baseline_loss=1.0)
+    assert d.verdict == verdict, d.evidence
+    assert d.evidence["collapsed_to_chance"] is False
+
+
+def test_a_first_epoch_that_blew_up_and_fell_at_once_to_chance_is_still_unstable():
+    # Too high a learning rate: the first epoch's mean is huge, the next one is already the trivial loss.
+    train = [9.0 * BASE] + [BASE * (1.0 + 0.001 * (i % 2)) for i in range(29)]
+    d = diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE)
+    assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True
+
+
 def test_a_collapse_back_to_the_trivial_loss_is_unstable_not_diverged():
     train = decay(2.0, 0.4, 3, 20) + [BASE] * 10
     d = diagnose(train, [v + 0.02 for v in train], baseline_loss=BASE)
