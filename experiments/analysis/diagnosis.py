@@ -12,9 +12,16 @@ each test looking only at runs the earlier tests let through:
 2. **unstable, collapsed to chance**: a finite training loss that exploded far
    above the trivial predictor's loss and came back only to it (a high first
    epoch that the loss then walked down from, without blowing up or climbing
-   back, is where training started: not an explosion), that climbed
+   back, is where training started: not an explosion; so is a single finite
+   epoch, which has nothing to compare with), that climbed
    back to the trivial loss after having been well below it, or that zig-zags
    at or above it. The evidence says ``collapsed_to_chance``.
+
+   Then the young-run rule: a run of fewer than MIN_EPOCHS epochs that got
+   this far is too young for rules 3-6. It is **still_improving**, unless its
+   validation loss is already GL_ALPHA % above its best (**unstable**), or it
+   is finished with its training loss still at or above UNDERFIT_RATIO of the
+   trivial loss and not improving (**underfitting**).
 3. **underfitting**: the training loss is no longer falling meaningfully and
    is still close to the trivial predictor's loss (>= 90 %), or has plateaued
    above the *underfitting line* with a small train-val gap. The line is 60 %
@@ -39,10 +46,9 @@ split, measured like the validation loss) when the run has it; the running
 ``train_loss`` (averaged over the epoch's batches, with dropout on) stands in
 otherwise and still decides divergence.
 
-``finished=False`` judges the curve so far by the same rules; only a run of
-fewer than MIN_EPOCHS epochs is treated differently (too young: still
-improving, unless it has diverged), and the suggestions say "let it run"
-rather than "train longer".
+``finished=False`` judges the curve so far by the same rules, the young-run
+rule included (after rules 1 and 2, see above), and the suggestions say "let
+it run" rather than "train longer".
 
 Thresholds are heuristics, tuned against the labelled curves of real training
 runs in ``tests/analysis/curves`` (see ``tests/analysis/make_curves.py``).
@@ -96,7 +102,7 @@ NOISE_FLOOR = (
 )
 IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
 IMPROVING_ABS = 0.001  # ...and >= 0.1 % of the trivial loss per epoch
-MIN_EPOCHS = 3  # fewer than this: too young to judge anything but divergence
+MIN_EPOCHS = 3  # fewer than this: too young for rules 3-6 (only divergence and collapse are judged before)
 MIN_NOISE_EPOCHS = 8  # oscillation needs a few epochs to be told from a trend
 
 
@@ -127,8 +133,10 @@ def diagnose(
 
     One value per epoch; ``None``, NaN and ±inf are non-finite (a diverged
     step). ``finished=False`` diagnoses a run that is still training: a young
-    curve that is still falling is ``still_improving``, but a run that has
-    diverged or is clearly overfitting is flagged at once. ``grad_health``
+    curve (under MIN_EPOCHS epochs) is ``still_improving`` unless it has
+    diverged (flagged at once, whatever its age), collapsed to chance (which
+    takes two epochs at least) or its val loss already went back up; older
+    curves go through every rule, so overfitting is flagged before the end. ``grad_health``
     (e.g. ``"vanishing"`` or ``"exploding"``, from the gradient-norm monitor)
     only sharpens the suggestions. ``task`` is recorded in the evidence; pass
     the matching ``baseline_loss`` (validation MSE of the training mean, or
@@ -368,10 +376,17 @@ def _collapsed(f: dict) -> bool:
 
     Exploded and came back only to the trivial loss, climbed back to it after having been well
     below it, sits well above it at the end, or zig-zags at or above it. A high first epoch that
-    the loss then walked down from (`_high_start`) is where training started, not an explosion.
+    the loss then walked down from (`_high_start`) is where training started, not an explosion;
+    a single finite epoch is never collapsed (the young-run rule of `_classify` answers for it).
     """
     base, end = f["base"], f["st"][-1]  # end: median of the last epochs, robust to one lucky epoch
-    exploded = f["train_max"] > EXPLODE_RATIO * base and end >= UNDERFIT_RATIO * base and not _high_start(f)
+    # One finite epoch has nothing to compare with: it is where training started until a second one shows more.
+    exploded = (
+        f["n_finite"] >= 2
+        and f["train_max"] > EXPLODE_RATIO * base
+        and end >= UNDERFIT_RATIO * base
+        and not _high_start(f)
+    )
     above = f["n_finite"] > 3 and f["train_last3"].min() > 1.5 * max(f["train"][0], base)
     collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
     thrashing = _noisy(f) and end >= base

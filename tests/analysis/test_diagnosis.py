@@ -113,6 +113,40 @@ def test_a_first_epoch_that_blew_up_and_fell_at_once_to_chance_is_still_unstable
     assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True
 
 
+@pytest.mark.parametrize("finished", [False, True], ids=["live", "finished"])
+def test_one_finite_epoch_far_above_the_trivial_loss_is_too_young_to_be_called_collapsed(finished):
+    # Issue 13, live: a regression MLP's first epoch at 2.19x the mean predictor's MSE (its initialisation)
+    # was shown as unstable, "collapsed to chance". One epoch has nothing to compare with: no explosion, no
+    # collapse. The young-run rule answers: still improving while it trains; a run that stopped there, still
+    # above the trivial loss, is underfitting (as a one-epoch run at the trivial loss is).
+    d = diagnose([2.19], [2.22], task="regression", baseline_loss=1.0, finished=finished)
+    assert d.verdict == ("underfitting" if finished else "still_improving"), d.evidence
+    assert d.evidence["collapsed_to_chance"] is False
+    assert "collapsed to chance" not in d.evidence["reason"]
+
+
+def test_the_issue_curve_is_never_called_unstable_while_it_trains():
+    train = [v + 0.01 * (i % 2) for i, v in enumerate(decay(2.19, 1.1, 4, 25))]
+    val = [v + 0.03 for v in train]
+    for n in range(1, len(train) + 1):
+        d = diagnose(train[:n], val[:n], task="regression", baseline_loss=1.0, finished=False)
+        assert d.verdict != "unstable", (n, d.evidence)
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf")])
+def test_one_non_finite_epoch_is_diverged_at_once(bad):
+    d = diagnose([bad], [2.2], task="regression", baseline_loss=1.0, finished=False)
+    assert d.verdict == "diverged" and d.evidence["diverged_epoch"] == 1
+
+
+@pytest.mark.parametrize("epochs", [2, 3, 5])
+def test_a_first_epoch_blow_up_is_unstable_as_soon_as_a_second_epoch_shows_it(epochs):
+    # Two epochs are a comparison: a first epoch 9x the second, which sits at chance, blew up (FIRST_EPOCH_BLOWUP).
+    train = [9.0 * BASE] + [BASE * (1.0 + 0.001 * (i % 2)) for i in range(epochs - 1)]
+    d = diagnose(train, [v + 0.01 for v in train], baseline_loss=BASE, finished=False)
+    assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True, d.evidence
+
+
 def test_a_collapse_back_to_the_trivial_loss_is_unstable_not_diverged():
     train = decay(2.0, 0.4, 3, 20) + [BASE] * 10
     d = diagnose(train, [v + 0.02 for v in train], baseline_loss=BASE)
