@@ -53,7 +53,7 @@ def run_training(args) -> dict:
     from workers.training.config import RunConfig
 
     threads = [int(t) for t in args.overhead_threads.split(",") if t]
-    figures = {"overhead": overhead.measure(threads, args.quick, args.pairs, log=say)}
+    figures = {"overhead": overhead.measure(threads, args.quick, args.rounds, args.pairs, log=say)}
     figures["train_eval"] = overhead.train_eval_cost(quick=args.quick)
     torch.set_num_threads(args.threads)
     small = {"name": "iris"} if args.quick else {"name": "digits"}  # quick checks the harness, not the speed
@@ -296,7 +296,8 @@ def main() -> None:
     ap.add_argument("--no-mlflow", action="store_true", help="skip MLflow's side even if its venv exists")
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (data-path rows)")
     ap.add_argument("--overhead-threads", default="1,2", help="torch threads of the overhead rows, comma-separated")
-    ap.add_argument("--pairs", type=int, default=7, help="alternating pairs kept per overhead row")
+    ap.add_argument("--rounds", type=int, default=4, help="fresh process pairs per overhead row")
+    ap.add_argument("--pairs", type=int, default=4, help="alternating pairs kept per round of an overhead row")
     ap.add_argument("--markdown", help="also write the table, with machine and load, to this file")
     ap.add_argument("--json", help="also write every raw figure to this file")
     args = ap.parse_args()

@@ -8,10 +8,17 @@ Both load digits themselves inside the timed call, as a script and a worker woul
 two sides in turn to train once (a pair), alternating which goes first; while one trains the other
 waits on a pipe. Each side reports its wall and CPU time and how long its threads waited for a CPU
 (/proc/self/task/*/schedstat, second field). A pair where either side waited more than `wait_limit` of
-its wall time is dropped: another process held a CPU, and that says nothing about LossLab. The figure
-is the median of the kept pairs' ratios (worker / hand), with their range.
+its wall time is dropped: another process held a CPU, and that says nothing about LossLab.
 
-    .venv/bin/python bench/overhead.py [--quick] [--threads 1,2] [--pairs 7]
+One pair of processes is not enough. Identical code runs a few percent faster or slower in one process
+than in another for the whole life of the process (where its memory landed: two processes of the *same*
+hand-written loop gave medians of ×0.92, ×0.95 and ×1.02 against each other at batch 256). So a row is
+measured in `rounds`, each with a fresh process per side (a fresh draw of that luck), and its figure is
+the median of every kept pair's ratio (worker / hand) over all rounds, with a 95% bootstrap interval of
+that median. The `resolution` row measures the hand-written loop against a second process of itself
+the same way: what a ratio of 1.00 looks like on this machine.
+
+    .venv/bin/python bench/overhead.py [--quick] [--threads 1,2] [--rounds 4] [--pairs 4]
 """
 
 from __future__ import annotations
@@ -158,64 +165,120 @@ class Side:
         self.proc.wait(timeout=60)
 
 
-def measure_case(hand: Side, worker: Side, case: dict, pairs: int, max_pairs: int, wait_limit: float) -> dict:
-    """Alternating pairs until `pairs` are kept (or `max_pairs` tried); the median ratio and its range."""
-    hand.run(case), worker.run(case)  # warm-up: lazy imports, allocator, the first DB writes
-    kept, dropped, cpu_all, waits = [], 0, [], []
+def pair_ratios(first: Side, second: Side, case: dict, pairs: int, max_pairs: int, wait_limit: float) -> dict:
+    """Alternating pairs of `second` against `first` until `pairs` are kept (or `max_pairs` tried)."""
+    warm = {**case, "epochs": min(case["epochs"], 3)}
+    first.run(warm), second.run(warm)  # warm-up: lazy imports, allocator, the first DB writes
+    kept, dropped, cpu_all = [], 0, []
     for i in range(max_pairs):
-        first, second = (hand, worker) if i % 2 == 0 else (worker, hand)
-        a, b = first.run(case), second.run(case)
-        h, w = (a, b) if first is hand else (b, a)
-        cpu_all.append(w["cpu_s"] / h["cpu_s"])
-        waits.append(max(h["wait_s"] / h["wall_s"], w["wait_s"] / w["wall_s"]))
-        if waits[-1] > wait_limit:
+        one, two = (first, second) if i % 2 == 0 else (second, first)
+        x, y = one.run(case), two.run(case)
+        a, b = (x, y) if one is first else (y, x)
+        cpu_all.append(b["cpu_s"] / a["cpu_s"])
+        if max(a["wait_s"] / a["wall_s"], b["wait_s"] / b["wall_s"]) > wait_limit:
             dropped += 1
             continue
-        kept.append((h, w))
+        kept.append((a, b))
         if len(kept) == pairs:
             break
+    return {"kept": kept, "dropped": dropped, "cpu_all": cpu_all}
+
+
+def median_interval(ratios: list[float]) -> list[float]:
+    """95% percentile-bootstrap interval of the median ratio (the pairs resampled)."""
+    if len(ratios) < 3:
+        return [min(ratios), max(ratios)]
+    import numpy as np
+    from scipy import stats
+
+    res = stats.bootstrap(
+        (np.asarray(ratios),), np.median, method="percentile", n_resamples=2000, random_state=np.random.default_rng(0)
+    )
+    return [float(res.confidence_interval.low), float(res.confidence_interval.high)]
+
+
+def measure_case(
+    sides: tuple[str, str],
+    threads: int,
+    db_url: str,
+    quick: bool,
+    case: dict,
+    rounds: int,
+    pairs: int,
+    wait_limit: float,
+) -> dict:
+    """`rounds` rounds, each with a fresh process for each of `sides` (first, second): every kept pair's
+    ratio second / first, pooled; their median, its interval and range, and each round's median."""
+    kept, dropped, cpu_all, round_medians = [], 0, [], []
+    for _ in range(rounds):
+        first, second = (Side(side, threads, db_url, quick) for side in sides)
+        try:
+            got = pair_ratios(first, second, case, pairs, 3 * pairs, wait_limit)
+        finally:
+            first.close()
+            second.close()
+        kept += got["kept"]
+        dropped += got["dropped"]
+        cpu_all += got["cpu_all"]
+        if got["kept"]:
+            round_medians.append(statistics.median(b["wall_s"] / a["wall_s"] for a, b in got["kept"]))
     # On a machine that is never quiet no pair is kept; the CPU-time ratio of every pair is then the only hint.
-    case = {**case, "cpu_all_pairs": statistics.median(cpu_all), "wait_share_median": statistics.median(waits)}
+    case = {**case, "rounds": rounds, "cpu_all_pairs": statistics.median(cpu_all) if cpu_all else None}
     if not kept:
         return {**case, "kept": 0, "dropped": dropped}
-    ratios = sorted(w["wall_s"] / h["wall_s"] for h, w in kept)
+    ratios = sorted(b["wall_s"] / a["wall_s"] for a, b in kept)
     return {
         **case,
         "kept": len(kept),
         "dropped": dropped,
         "ratios": ratios,
         "median": statistics.median(ratios),
-        "cpu_median": statistics.median(w["cpu_s"] / h["cpu_s"] for h, w in kept),
-        "hand_s": statistics.median(h["wall_s"] for h, _ in kept),
-        "worker_s": statistics.median(w["wall_s"] for _, w in kept),
+        "interval": median_interval(ratios),
+        "round_medians": round_medians,
+        "cpu_median": statistics.median(b["cpu_s"] / a["cpu_s"] for a, b in kept),
+        "hand_s": statistics.median(a["wall_s"] for a, _ in kept),
+        "worker_s": statistics.median(b["wall_s"] for _, b in kept),
         "checkpoints": kept[0][1]["checkpoints"],
         "val_accuracy": [kept[0][0]["val_accuracy"], kept[0][1]["val_accuracy"]],
     }
 
 
-def measure(threads: list[int], quick: bool, pairs: int, wait_limit: float = WAIT_LIMIT, log=print) -> dict:
-    """{threads: [case figures, ...]} for every case, on a throwaway database."""
-    out: dict = {}
+RESOLUTION_CASE = (256, 30, False)  # the shortest runs: where process luck weighs most
+
+
+def measure(
+    threads: list[int], quick: bool, rounds: int, pairs: int, wait_limit: float = WAIT_LIMIT, log=print
+) -> dict:
+    """{threads: [case figures, ...], "resolution": {threads: figures}} on a throwaway database."""
+    out: dict = {"resolution": {}}
     if quick:
-        wait_limit = float("inf")  # one pair of tiny runs checks the harness; it must not be dropped
+        wait_limit, rounds, pairs = float("inf"), 1, 1  # tiny runs check the harness; no pair may be dropped
     with tempfile.TemporaryDirectory(prefix="losslab-overhead-") as tmp:
         db_url = f"sqlite:///{pathlib.Path(tmp) / 'overhead.sqlite3'}"
         for n in threads:
-            hand, worker = Side("hand", n, db_url, quick), Side("worker", n, db_url, quick)
-            try:
-                out[str(n)] = []
-                for batch, epochs, ckpt in QUICK_CASES if quick else CASES:
-                    case = {"batch": batch, "epochs": epochs, "checkpoint": ckpt}
-                    fig = measure_case(hand, worker, case, pairs, 1 if quick else 4 * pairs, wait_limit)
-                    log(
-                        f"{n} thread(s), batch {batch}, {epochs} epochs{', checkpoints' if ckpt else ''}: "
-                        f"×{fig.get('median', float('nan')):.3f} ({fig['kept']} pairs kept, {fig['dropped']} dropped)"
-                    )
-                    out[str(n)].append(fig)
-            finally:
-                hand.close()
-                worker.close()
+            out[str(n)] = []
+            for batch, epochs, ckpt in QUICK_CASES if quick else CASES:
+                case = {"batch": batch, "epochs": epochs, "checkpoint": ckpt}
+                fig = measure_case(("hand", "worker"), n, db_url, quick, case, rounds, pairs, wait_limit)
+                log(f"{n} thread(s), {describe(fig)}")
+                out[str(n)].append(fig)
+            batch, epochs, ckpt = QUICK_CASES[0] if quick else RESOLUTION_CASE
+            case = {"batch": batch, "epochs": epochs, "checkpoint": ckpt}
+            fig = measure_case(("hand", "hand"), n, db_url, quick, case, rounds, pairs, wait_limit)
+            log(f"{n} thread(s), resolution (hand against hand): {describe(fig)}")
+            out["resolution"][str(n)] = fig
     return out
+
+
+def describe(fig: dict) -> str:
+    where = f"batch {fig['batch']}, {fig['epochs']} epochs{', checkpoints' if fig['checkpoint'] else ''}"
+    if not fig["kept"]:
+        return f"{where}: no pair kept ({fig['dropped']} dropped)"
+    lo, hi = fig["interval"]
+    return (
+        f"{where}: ×{fig['median']:.3f} [{lo:.3f}, {hi:.3f}] "
+        f"({fig['kept']} pairs in {fig['rounds']} rounds kept, {fig['dropped']} dropped)"
+    )
 
 
 def train_eval_cost(quick: bool, threads: int = 1) -> dict:
@@ -261,7 +324,8 @@ def main() -> None:
     ap.add_argument("--side", choices=["hand", "worker"], help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--threads", default="1,2", help="torch threads to measure with, comma-separated")
-    ap.add_argument("--pairs", type=int, default=7, help="pairs to keep per row")
+    ap.add_argument("--rounds", type=int, default=4, help="fresh process pairs per row")
+    ap.add_argument("--pairs", type=int, default=4, help="pairs to keep per round")
     ap.add_argument("--wait-limit", type=float, default=WAIT_LIMIT, help="CPU-wait share that drops a pair")
     ap.add_argument("--quick", action="store_true", help="tiny runs: checks the harness, not the speed")
     args = ap.parse_args()
@@ -271,6 +335,7 @@ def main() -> None:
     figures = measure(
         [int(t) for t in args.threads.split(",")],
         args.quick,
+        args.rounds,
         args.pairs,
         args.wait_limit,
         log=lambda msg: print(msg, file=sys.stderr, flush=True),

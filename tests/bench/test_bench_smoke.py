@@ -46,6 +46,7 @@ def test_quick_bench_prints_the_table(tmp_path):
         assert f"\n{area} " in table, f"no {area} row in:\n{table}"
     assert "worker path (engine.train + DbReporter) vs a hand-written torch.nn loop" in table
     assert "worker path (engine.train + DbReporter, checkpoints)" in table and "checkpoint(s) a run" in table
+    assert "resolution of the rows above: the hand-written loop against itself" in table
     assert "eval-mode training sample" in table and "DataLoader(TensorDataset) vs tensor indexing" in table
     assert "run_record_metrics" in table and "MLflow venv absent" in table
     assert "experiment page, 120 runs with real-size summaries (vs 10)" in table and "queries constant" in table
