@@ -150,7 +150,22 @@ def config_title(config: dict) -> str:
 
     Ordered here, not by the stored JSON: PostgreSQL's jsonb keeps keys in its own order, SQLite as written.
     """
-    flat = flatten_config(config or {})
+    config = config or {}
+    key = repr(config)  # exact (nan stays nan); a page of runs, or the leaderboard's rows, repeats a few configs
+    title = _titles.get(key)
+    if title is None:
+        if len(_titles) >= TITLES_KEPT:
+            _titles.clear()
+        title = _titles[key] = _title(config)
+    return title
+
+
+TITLES_KEPT = 4096
+_titles: dict[str, str] = {}
+
+
+def _title(config: dict) -> str:
+    flat = flatten_config(config)
     paths = sorted(flat, key=lambda p: (SCHEMA_ORDER.get(p, len(SCHEMA_ORDER)), p))
     return "\n".join(f"{path} = {value_text(flat[path])}" for path in paths)
 

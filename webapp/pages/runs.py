@@ -42,7 +42,7 @@ def experiment_list(request):
     )
 
 
-RUNS_PER_PAGE = 100
+RUNS_PER_PAGE = 50  # rows a page renders: 100 took a third of the page's server time at 10,000 runs
 
 
 @login_required
