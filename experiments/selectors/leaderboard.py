@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from django.db.models import Count, FloatField, Min, TextField
+import orjson
+from django.db.models import Case, Count, FloatField, Min, TextField, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -54,50 +55,136 @@ Reps = dict[str, tuple[int, str]]  # group -> (a run's id, task)
 def _groups_info(experiment: Experiment) -> tuple[Counts, Reps, dict[str, dict]]:
     """Per group: run counts by status; a representative run's id and task; and its config (2 queries).
 
-    The task comes from the summary's keys, looked up by the database (recorded_task): the summaries
-    themselves (1.7 kB each once a run has finished) are never read here.
-
-    The grouping reads the index (experiment, group, status), not the runs; the configs come as text
-    for orjson: with 2,000 groups, Python's json decoder was a fifth of the leaderboard's time.
+    The grouping reads the index (experiment, group, status), not the runs, and names each group's
+    representative (its first run). What a representative gives (its config, decoded and checked,
+    and the task its summary records) is kept for the process (`_known`), so the second query reads
+    only the representatives not seen before and those whose task is not recorded yet: reading 2,000
+    configs as text was half of the leaderboard's database time. The summaries (1.7 kB each once a
+    run has finished) are never read here; the database answers the task from their keys.
     """
     counts: Counts = {}
-    per_group = experiment.runs.order_by().values("group_hash")
-    per_status = per_group.values_list("group_hash", "status").annotate(n=Count("id")).order_by("group_hash", "status")
-    for group, status, n in per_status:
-        counts.setdefault(group, {})[status] = n
-    rep_runs = Run.objects.filter(pk__in=per_group.annotate(rep=Min("id")).values("rep")).annotate(
-        config_text=Cast("config", TextField()), recorded=recorded_task()
+    firsts: dict[str, tuple[int, str]] = {}  # group -> (first run's id, lowest config hash): the cache key
+    rows = (
+        experiment.runs.order_by()
+        .values_list("group_hash", "status")
+        .annotate(n=Count("id"), first=Min("id"), fingerprint=Min("config_hash"))
+        .order_by("group_hash", "status")
     )
+    for group, status, n, first, fingerprint in rows:
+        counts.setdefault(group, {})[status] = n
+        seen = firsts.get(group, (first, fingerprint))
+        firsts[group] = min(seen[0], first), min(seen[1], fingerprint)
+    keys = {g: (g, *firsts[g]) for g in counts}
+    unknown = [keys[g][1] for g in counts if keys[g] not in _known]
+    untold = [keys[g][1] for g in counts if keys[g] in _known and not _known[keys[g]].task]
+    _learn(experiment, keys, unknown, untold)
     reps: Reps = {}
     configs: dict[str, dict] = {}
-    first: dict = {}
-    for pk, group, text, recorded in rep_runs.values_list("pk", "group_hash", "config_text", "recorded"):
-        if not config_text_valid(text):
+    for g in counts:
+        known = _known.get(keys[g])
+        if known is None or not known.valid:
             continue  # a group's runs share its config: none of them is ranked, they are counted as invalid
-        config = config_decode(text)
-        if isinstance(config, dict):
-            first = first or config
-            # A sweep's configs differ in a few sections: the others are kept once, shared. Thousands of
-            # copies kept alive made Python's garbage collector walk the whole heap about every other request.
-            config = {k: first[k] if v == first.get(k, MISSING) else v for k, v in config.items()}
-        reps[group] = pk, recorded or dataset_task(config if isinstance(config, dict) else None)
-        configs[group] = config
+        reps[g] = keys[g][1], known.task or dataset_task(known.config if isinstance(known.config, dict) else None)
+        configs[g] = known.config
     return counts, reps, configs
 
 
-def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, float]]]:
-    """(run id, score) of every succeeded run, per group, read out of the summary JSON by the database (1 query).
+@dataclass(frozen=True)
+class _Rep:
+    """What a group's representative run gives the leaderboard: its config (decoded) and recorded task."""
 
-    In id order, whatever the query plan: the order of the scores is the order of the sums over them.
+    valid: bool
+    config: Any
+    task: str  # "" until its summary records one
+
+
+_known: dict[tuple[str, int, str], _Rep] = {}  # (group, first run's id, lowest config hash) -> _Rep
+KNOWN_MAX = 50_000  # groups remembered per process; past that the memory starts over
+LIST_MAX = 1_000  # representatives asked for by id; past that, all of them by a subquery
+_sections: dict[bytes, Any] = {}  # one object per distinct config section: equal sections compare by identity
+
+
+def _learn(
+    experiment: Experiment, keys: dict[str, tuple[str, int, str]], unknown: list[int], untold: list[int]
+) -> None:
+    """Read the configs of the `unknown` representatives and the recorded task of those and the `untold`.
+
+    Always one query (an empty list asks for nothing), so a page's query count does not depend on what
+    this process has seen. A stored config is written once, at launch; a hand edit of one in the database
+    shows here after a restart (a run's own page reads its config every time).
     """
+    if len(_known) + len(unknown) > KNOWN_MAX:
+        _known.clear()
+        _sections.clear()
+    if len(unknown) + len(untold) <= LIST_MAX:
+        ids = set(unknown)
+        text = Case(When(pk__in=unknown or [0], then=Cast("config", TextField())), default=None)
+        rows = Run.objects.filter(pk__in=[*unknown, *untold] or [0])
+    else:  # many to learn (a cold start): every representative, by a subquery rather than thousands of ids
+        ids = {key[1] for key in keys.values()}
+        text = Cast("config", TextField())
+        rows = Run.objects.filter(
+            pk__in=experiment.runs.order_by().values("group_hash").annotate(r=Min("id")).values("r")
+        )
+    rows = rows.order_by().annotate(recorded=recorded_task(), config_text=text)
+    by_pk = {key[1]: key for key in keys.values()}
+    for pk, recorded, config_text in rows.values_list("pk", "recorded", "config_text"):
+        key = by_pk.get(pk)
+        if key is None:  # the group's first run was deleted meanwhile: learnt on the next request
+            continue
+        if pk in ids:
+            valid = config_text_valid(config_text)
+            _known[key] = _Rep(valid, _shared(config_decode(config_text)) if valid else None, recorded)
+        else:
+            _known[key] = replace(_known[key], task=recorded)
+
+
+def _shared(config: Any) -> Any:
+    """The config with each section replaced by the one object kept for equal sections. A sweep's configs
+    differ in a few sections: thousands of copies of the rest kept alive made Python's garbage collector
+    walk the whole heap about every other request, and shared ones compare by identity in config_diff."""
+    if not isinstance(config, dict):
+        return config
+    shared = {}
+    for key, value in config.items():
+        try:
+            shared[key] = _sections.setdefault(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), value)
+        except TypeError:  # what orjson cannot write (an integer past 64 bits): kept as it is
+            shared[key] = value
+    return shared
+
+
+def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, float]]]:
+    """(run id, score) of every succeeded run, per group (2 queries), in id order whatever the query plan:
+    the order of the scores is the order of the sums over them.
+
+    A succeeded run's summary is final, so its score is kept for the process (`_run_scores`, by the run's
+    uid, its finish time and the metric); only runs not seen before are read, the score pulled out of the
+    summary JSON by the database. That extraction over 6,000 summaries of 1.7 kB was the leaderboard's
+    slowest query on PostgreSQL.
+    """
+    succeeded = experiment.runs.order_by("pk").filter(status=Run.Status.SUCCEEDED)
+    finished = list(succeeded.values_list("pk", "group_hash", "uid", "finished_at"))
+    unknown = [pk for pk, _, uid, at in finished if _run_scores.get((uid, metric), (MISSING,))[0] != at]
+    if len(_run_scores) + len(unknown) > SCORES_KEPT:
+        _run_scores.clear()
     part, key = metric.split(".", 1)
-    expr = Cast(KT(f"summary__{part}__{key}"), FloatField())
-    rows = experiment.runs.order_by("pk").filter(status=Run.Status.SUCCEEDED).annotate(score=expr)
+    rows = Run.objects.filter(pk__in=unknown or [0]) if len(unknown) <= LIST_MAX else succeeded
+    learnt = dict(
+        rows.order_by().annotate(score=Cast(KT(f"summary__{part}__{key}"), FloatField())).values_list("pk", "score")
+    )
     out: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for pk, group, score in rows.values_list("pk", "group_hash", "score"):
-        if score is not None:  # skipped here rather than in SQL, which would extract the JSON twice
+    for pk, group, uid, at in finished:
+        if pk in learnt:
+            _run_scores[uid, metric] = at, learnt[pk]
+        kept_at, score = _run_scores.get((uid, metric), (MISSING, None))
+        if score is not None and kept_at == at:  # skipped here rather than in SQL, which would extract twice
             out[group].append((pk, score))
     return out
+
+
+_run_scores: dict[tuple[Any, str], tuple[Any, float | None]] = {}  # (run uid, metric) -> (finished at, score)
+SCORES_KEPT = 200_000
 
 
 def _factors(configs: dict[str, dict]) -> dict[str, dict]:

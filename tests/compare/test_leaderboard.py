@@ -1,6 +1,7 @@
 """Leaderboard selector and `GET /api/experiments/{id}/ranking`: seeds pooled, intervals, flags, baseline, effects."""
 
 import pytest
+from django.utils import timezone
 
 from experiments.analysis import names
 from experiments.models import Run
@@ -185,8 +186,9 @@ def test_ranking_reads_a_constant_number_of_queries(
     alice_client, experiment, django_assert_max_num_queries, n_groups, n_seeds
 ):
     _bulk(experiment, n_groups, n_seeds)
-    # session, user, experiment; then status counts per group, representative configs, scores, sweeps
-    with django_assert_max_num_queries(7):
+    # session, user, experiment; then status counts per group, the representatives not seen before, the
+    # succeeded runs, the scores not seen before, sweeps
+    with django_assert_max_num_queries(8):
         r = alice_client.get(f"/api/experiments/{experiment.pk}/ranking")
     assert r.status_code == 200
     body = r.json()
@@ -296,3 +298,41 @@ def test_without_recorded_metrics_the_dataset_says_the_task(experiment):
     Run.objects.all().delete()
     make_run(experiment, status="queued", score=None, history=False)
     assert leaderboard.leaderboard_get(experiment=experiment)["metric"] == "best.val_accuracy"
+
+
+def _cold(experiment, **kwargs):
+    """The board as a process that has never seen these runs computes it."""
+    leaderboard._known.clear()
+    leaderboard._run_scores.clear()
+    return leaderboard.leaderboard_get(experiment=experiment, **kwargs)
+
+
+def test_what_a_process_keeps_of_its_earlier_reads_follows_the_runs(experiment):
+    """The representatives' configs and tasks and the succeeded runs' scores are kept between requests: every
+    change a run can go through shows on the next read, as a fresh process would compute it."""
+    adam = seeds(experiment, [0.90, 0.91], optimizer={"name": "adam"})
+    sgd = make_run(experiment, status="queued", score=None, history=False, optimizer={"name": "sgd"})
+    steps = [lambda: None]
+    steps.append(lambda: make_run(experiment, seed=7, score=0.99, history=False, optimizer={"name": "adam"}))
+    steps.append(  # the queued representative finishes: its group is scored and its task recorded
+        lambda: Run.objects.filter(pk=sgd.pk).update(
+            status="succeeded", summary={"best": {"val_accuracy": 0.5}, "final": {"val_accuracy": 0.5}}
+        )
+    )
+    steps.append(lambda: Run.objects.filter(pk=adam[0].pk).delete())  # the representative leaves its group
+    steps.append(  # run again and finished later with another score
+        lambda: Run.objects.filter(pk=adam[1].pk).update(
+            finished_at=timezone.now(), summary={"best": {"val_accuracy": 0.2}, "final": {"val_accuracy": 0.2}}
+        )
+    )
+    metrics = (None, "best.val_loss")
+    seen = []
+    for step in steps:
+        step()
+        warm = [leaderboard.leaderboard_get(experiment=experiment, metric=m) for m in metrics]  # kept from the last
+        assert warm == [_cold(experiment, metric=m) for m in metrics]
+        for m in metrics:  # what the next step starts from
+            leaderboard.leaderboard_get(experiment=experiment, metric=m)
+        seen.append({g["label"]: (g["n"], round(g["mean"], 4)) for g in warm[0]["groups"]})
+    assert seen[1]["adam"] == (3, 0.9333) and seen[2]["sgd"] == (1, 0.5)
+    assert seen[3]["adam"] == (2, 0.95) and seen[4]["adam"] == (2, 0.595)
