@@ -48,22 +48,21 @@ def children(pid: int) -> list[int]:
 
 
 def rss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except FileNotFoundError:
-        pass
-    return 0.0
+    """Resident set size, in MB; 0 for a process that has gone."""
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS:")
 
 
 def pss_mb(pid: int) -> float:
     """Proportional set size (smaps_rollup), in MB; 0 for a process that has gone."""
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss:")
+
+
+def _proc_mb(path: str, field: str) -> float:
+    """The kB figure of the line starting with `field` in a /proc file, in MB."""
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass

@@ -109,7 +109,7 @@ def _learn(
 ) -> None:
     """Read the configs of the `unknown` representatives and the recorded task of those and the `untold`.
 
-    Always one query (an empty list asks for nothing), so a page's query count does not depend on what
+    Always one query (an empty list asks for id 0), so a page's query count does not depend on what
     this process has seen. A stored config is written once, at launch; a hand edit of one in the database
     shows here after a restart (a run's own page reads its config every time).
     """
@@ -178,7 +178,7 @@ def _scores(experiment: Experiment, metric: str) -> dict[str, list[tuple[int, fl
         if pk in learnt:
             _run_scores[uid, metric] = at, learnt[pk]
         kept_at, score = _run_scores.get((uid, metric), (MISSING, None))
-        if score is not None and kept_at == at:  # skipped here rather than in SQL, which would extract twice
+        if score is not None and kept_at == at:  # None: the run's summary has no such metric
             out[group].append((pk, score))
     return out
 
