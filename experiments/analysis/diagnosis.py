@@ -8,14 +8,17 @@ The classifier follows the order of the research notes (research file B2),
 each test looking only at runs the earlier tests let through:
 
 1. **diverged**: a loss became non-finite, or the training loss grew without
-   bound (several times its starting value and still rising).
+   bound (several times its starting value and still rising: its last
+   TREND_WINDOW epochs rank-correlate with time, so a thrash whose last epoch
+   happens to be a new high is not "rising").
 2. **unstable, collapsed to chance**: a finite training loss that exploded far
    above the trivial predictor's loss and came back only to it (a high first
    epoch that the loss then walked down from, without blowing up or climbing
    back, is where training started: not an explosion; so is a single finite
    epoch, which has nothing to compare with), that climbed
    back to the trivial loss after having been well below it, or that zig-zags
-   at or above it. The evidence says ``collapsed_to_chance``.
+   at or above it (by more than CHANCE_NOISE: a model stuck at chance holds
+   still there). The evidence says ``collapsed_to_chance``.
 
    Then the young-run rule: a run of fewer than MIN_EPOCHS epochs that got
    this far is too young for rules 3-6. It is **still_improving**, unless its
@@ -34,9 +37,12 @@ each test looking only at runs the earlier tests let through:
    the training loss kept falling and the train-val gap widened.
 5. **unstable**: the validation loss zig-zags (most successive differences
    change sign) with a large amplitude around its running median, measured
-   against its level (but at least a quarter of the trivial loss).
+   against its level (but at least a quarter of the trivial loss), and still
+   does in its last NOISE_TAIL epochs: a run whose val loss bumped on its way
+   down and then settled (an annealed learning rate, say) is not unstable.
 6. **still_improving** when the validation loss is still falling
-   meaningfully at the end and sits within GL_ALPHA % of its best, otherwise
+   meaningfully at the end (IMPROVING_REL of its level and IMPROVING_ABS of
+   the trivial loss per epoch) and sits within GL_ALPHA % of its best, otherwise
    **good_fit**, unless the training loss sits above the underfitting line
    (then **underfitting**: a good fit is never above it).
 
@@ -93,15 +99,21 @@ COLLAPSE_FROM = 0.6  # a train loss that was below 60 % of the trivial loss...
 COLLAPSE_TO = 0.95  # ...and climbed back above 95 % of it has collapsed
 MEMORISED = 0.005  # a training loss under 0.5 % of the trivial loss has learnt the training set by heart...
 MEMORISED_RATIO = 10.0  # ...and a val loss 10x that level (or more) says it does not carry over: overfitting
-DIVERGE_GROWTH = 3.0  # a finite loss several (3) times its start, and rising, has diverged
+DIVERGE_GROWTH = 3.0  # a finite loss several (3) times its start, and rising, has diverged...
+DIVERGE_TREND = 0.7  # ...rising as a trend: rank correlation of its last TREND_WINDOW epochs with time
+TREND_WINDOW = 10  # (a loss thrashing between 3x and 9x its start, its last epoch a new high, is not rising)
 NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
 NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
+CHANCE_NOISE = 0.06  # at or above the trivial loss, a zig-zag of half that already thrashes (a stuck model's is ~0)
+STILL_FALLING = 0.5  # ...unless its training loss still falls (rank correlation with time under -0.5)
 NOISE_FLOOR = (
     0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
 )
+NOISE_TAIL = 5  # a zig-zag must go on into the last epochs: their range over the level...
+SETTLED = 0.03  # ...above this (settled runs: under 2 % on the labelled curves, zig-zagging ones 6 % and more)
 IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
-IMPROVING_ABS = 0.001  # ...and >= 0.1 % of the trivial loss per epoch
+IMPROVING_ABS = 0.002  # ...and >= 0.2 % of the trivial loss per epoch (10 more epochs: 2 % of it)
 MIN_EPOCHS = 3  # fewer than this: too young for rules 3-6 (only divergence and collapse are judged before)
 MIN_NOISE_EPOCHS = 8  # oscillation needs a few epochs to be told from a trend
 
@@ -295,20 +307,34 @@ def _trend(train: np.ndarray, level: np.ndarray, sv: np.ndarray, sl: np.ndarray,
         "train_max": float(train.max()),
         "train_min_before_end": float(train[: max(1, m - 3)].min()),
         "train_last3": train[-3:],
-        "train_rising": m > k and bool(_smooth(train, 3)[-1] > _smooth(train, 3)[-k]),
+        "train_trend": _rank_trend(train[-TREND_WINDOW:]),
     }
+
+
+def _rank_trend(y: np.ndarray) -> float:
+    """Spearman's rank correlation of ``y`` with time: 1 rises every epoch, 0 has no trend."""
+    if len(y) < 3:
+        return 0.0
+    ranks = np.argsort(np.argsort(y, kind="stable"), kind="stable")
+    return float(np.corrcoef(ranks, np.arange(len(y)))[0, 1])
 
 
 def _noise(val: np.ndarray, base: float) -> dict:
     """How much the last NOISE_WINDOW epochs zig-zag around their trend."""
     v = val[-NOISE_WINDOW:]
     if len(v) < 6:
-        return {"sign_changes": 0.0, "amplitude": 0.0, "noise_range": 0.0}
+        return {"sign_changes": 0.0, "amplitude": 0.0, "noise_range": 0.0, "tail_noise": 0.0}
     d = np.diff(v)
     flips = np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)
     spread = float(np.ptp(v - _smooth(v)))
     level = max(float(np.median(v)), NOISE_FLOOR * base)
-    return {"sign_changes": float(flips), "amplitude": spread / level if level > 0 else 0.0, "noise_range": spread}
+    tail = float(np.ptp(v[-NOISE_TAIL:]))
+    return {
+        "sign_changes": float(flips),
+        "amplitude": spread / level if level > 0 else 0.0,
+        "noise_range": spread,
+        "tail_noise": tail / level if level > 0 else 0.0,
+    }
 
 
 def _classify(f: dict, finished: bool) -> str:
@@ -331,8 +357,8 @@ def _classify(f: dict, finished: bool) -> str:
         return "underfitting"
     if _overfitting(f):
         return "overfitting"
-    if _noisy(f):
-        return "unstable"
+    if _noisy(f) and f["tail_noise"] > SETTLED:
+        return "unstable"  # ...and still does at the end: a run that settled (an annealed lr, say) is not unstable
     if improving:
         return "still_improving"
     if f["gap_end"] > LARGE_GAP * base and f["sl"][-1] < 0.5 * f["sv"][-1]:
@@ -352,13 +378,9 @@ def _memorised(f: dict) -> bool:
     return level < MEMORISED * f["base"] and f["sv"][-1] >= MEMORISED_RATIO * max(level, 1e-12)
 
 
-def _noisy(f: dict) -> bool:
-    """The val loss zig-zags (research B2's NOISY rule)."""
-    return (
-        f["n_finite"] >= MIN_NOISE_EPOCHS
-        and f["sign_changes"] >= NOISE_SIGN_CHANGES
-        and f["amplitude"] > NOISE_AMPLITUDE
-    )
+def _noisy(f: dict, amplitude: float = NOISE_AMPLITUDE) -> bool:
+    """The val loss zig-zags (research B2's NOISY rule) by more than ``amplitude`` of its level."""
+    return f["n_finite"] >= MIN_NOISE_EPOCHS and f["sign_changes"] >= NOISE_SIGN_CHANGES and f["amplitude"] > amplitude
 
 
 def _diverged(f: dict) -> bool:
@@ -368,7 +390,7 @@ def _diverged(f: dict) -> bool:
     if f["n_finite"] < 3:
         return False
     start = max(float(f["train"][0]), f["base"])
-    return bool((f["train_last3"] > DIVERGE_GROWTH * start).all()) and f["train_rising"]
+    return bool((f["train_last3"] > DIVERGE_GROWTH * start).all()) and f["train_trend"] >= DIVERGE_TREND
 
 
 def _collapsed(f: dict) -> bool:
@@ -389,7 +411,11 @@ def _collapsed(f: dict) -> bool:
     )
     above = f["n_finite"] > 3 and f["train_last3"].min() > 1.5 * max(f["train"][0], base)
     collapsed = f["train_min_before_end"] < COLLAPSE_FROM * base and end >= COLLAPSE_TO * base
+    # At chance level a model that learnt nothing predicts the prior: its val loss holds still (under 3 %
+    # zig-zag on the labelled curves); one whose updates are too large jumps around it (10 % and more).
+    # (A training loss still walking down to chance is not thrashing, whatever its wobble.)
     thrashing = _noisy(f) and end >= base
+    thrashing |= _noisy(f, CHANCE_NOISE) and end >= base and f["train_trend"] > -STILL_FALLING
     return bool(exploded or above or collapsed or thrashing)
 
 
@@ -473,6 +499,7 @@ def _evidence(f: dict, verdict: str, finished: bool, grad_health: str | None) ->
         "val_improvement_per_epoch": _num(100 * f["recent_rel"], 3),
         "noise": _num(f["amplitude"], 3),
         "noise_sign_changes": _num(f["sign_changes"], 3),
+        "noise_at_end": _num(f["tail_noise"], 3),
         "overfit_onset_epoch": None,
     }
     if verdict == "overfitting" and f["onset"] is not None:

@@ -169,6 +169,62 @@ def test_a_finite_loss_thrashing_above_the_trivial_loss_is_unstable_not_diverged
     assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True
 
 
+def test_a_loss_thrashing_far_above_its_start_whose_last_epoch_is_a_new_high_is_unstable_not_diverged():
+    # A GRU at momentum lr 0.3 on batches of 4 (the engine curve unstable/gru-sequence/s0): 3-9x the
+    # trivial loss for 20 epochs, the last three all above 3x its start and the last step up.
+    train = [1.37, 3.55, 3.81, 3.93, 4.75, 6.29, 3.7, 3.24, 4.14, 5.19, 2.34, 3.49, 2.8, 4.23, 3.11, 2.94]
+    train += [5.79, 4.64, 4.99, 5.31, 3.34, 3.25, 5.06, 6.7, 5.07, 7.0]
+    d = diagnose(train, [v * 1.1 for v in train], baseline_loss=0.69)
+    assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True
+
+
+def test_a_loss_jumping_around_chance_level_is_unstable_and_one_holding_still_there_is_underfitting():
+    # A CNN at momentum lr 0.3 on batches of 4 (the engine curve unstable/cnn-digits/s1): its training loss
+    # never leaves 1.07x the trivial loss and its val loss jumps by ~10 % around it.
+    base = 2.3025
+    train = [2.503, 2.474, 2.465, 2.481, 2.483, 2.497, 2.47, 2.484, 2.493, 2.489, 2.466, 2.5, 2.479, 2.47, 2.466]
+    train += [2.464, 2.499, 2.468, 2.459, 2.478, 2.47, 2.458, 2.475, 2.483, 2.486]
+    val = [2.51, 2.339, 2.674, 2.358, 2.675, 2.467, 2.456, 2.454, 2.391, 2.383, 2.378, 2.413, 2.41, 2.454, 2.495]
+    val += [2.516, 2.4, 2.43, 2.645, 2.499, 2.517, 2.491, 2.451, 2.6, 2.458]
+    d = diagnose(train, val, baseline_loss=base)
+    assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True
+    # The same training loss with a val loss that holds still at chance (a model too weak to learn): stuck.
+    still = [base * (1.0 + 0.002 * (i % 2)) for i in range(len(train))]
+    assert diagnose(train, still, baseline_loss=base).verdict == "underfitting"
+
+
+# An LSTM (64 units, Adam 3e-3, cosine schedule, 30 epochs) on 4,000 sequences: the engine curve
+# good_fit/lstm-sequence/s0. Its val loss bumps while it falls (0.095 -> 0.107, 0.079 -> 0.095), then the
+# annealed learning rate lets it settle at 0.057-0.06 for the last 8 epochs.
+SETTLED_TRAIN = [0.254, 0.301, 0.303, 0.348, 0.226, 0.222, 0.213, 0.246, 0.177, 0.163, 0.121, 0.068, 0.057, 0.049]
+SETTLED_TRAIN += [0.056, 0.054, 0.047, 0.042, 0.036, 0.027, 0.025, 0.028, 0.02, 0.02, 0.02, 0.016, 0.016, 0.017]
+SETTLED_TRAIN += [0.016, 0.016]
+SETTLED_VAL = [0.26, 0.281, 0.283, 0.331, 0.271, 0.245, 0.274, 0.26, 0.221, 0.213, 0.161, 0.123, 0.095, 0.107, 0.091]
+SETTLED_VAL += [0.093, 0.083, 0.079, 0.095, 0.069, 0.065, 0.068, 0.061, 0.063, 0.06, 0.058, 0.058, 0.059, 0.057, 0.057]
+
+
+def test_a_val_loss_that_bumped_on_its_way_down_and_then_settled_is_a_good_fit_not_unstable():
+    d = diagnose(SETTLED_TRAIN, SETTLED_VAL, baseline_loss=0.693, experiment_best_train_loss=0.016)
+    assert d.verdict == "good_fit", d.evidence
+    # The same bumps going on into the last epochs: it never settled.
+    unsettled = SETTLED_VAL[:-6] + [0.07, 0.058, 0.072, 0.057, 0.071, 0.057]
+    assert diagnose(SETTLED_TRAIN, unsettled, baseline_loss=0.693).verdict == "unstable"
+
+
+def test_a_val_loss_creeping_down_by_a_sliver_of_the_trivial_loss_each_epoch_has_converged():
+    # A GRU on the same task (good_fit/gru-sequence/s1): its val loss went from 0.066 to 0.059 over the last
+    # 8 epochs, 0.15 % of the trivial loss per epoch; ten more epochs would gain 1.5 % of it: converged.
+    train = [0.332, 0.334, 0.272, 0.335, 0.288, 0.319, 0.281, 0.287, 0.324, 0.229, 0.207, 0.234, 0.151, 0.153, 0.072]
+    train += [0.075, 0.051, 0.05, 0.063, 0.054, 0.056, 0.03, 0.029, 0.026, 0.022, 0.021, 0.02, 0.019, 0.02, 0.02]
+    val = [0.3, 0.283, 0.267, 0.288, 0.261, 0.27, 0.266, 0.29, 0.27, 0.218, 0.201, 0.201, 0.16, 0.142, 0.121]
+    val += [0.107, 0.09, 0.089, 0.082, 0.074, 0.078, 0.062, 0.066, 0.066, 0.061, 0.061, 0.059, 0.061, 0.059, 0.059]
+    d = diagnose(train, val, baseline_loss=0.693, experiment_best_train_loss=0.016)
+    assert d.verdict == "good_fit", d.evidence
+    # Falling five times as fast at the end (0.8 % of the trivial loss per epoch): still improving.
+    faster = val[:-8] + [0.062 - 0.0055 * i for i in range(1, 9)]
+    assert diagnose(train, faster, baseline_loss=0.693).verdict == "still_improving"
+
+
 def test_small_wiggles_on_a_near_zero_loss_are_not_instability():
     val = decay(2.0, 0.05, 3)
     val = [v + (0.02 if i % 2 and i > 15 else 0.0) for i, v in enumerate(val)]  # 40 % of the level

@@ -22,6 +22,7 @@ from experiments.analysis.diagnosis import (
     MEMORISED,
     NOISE_AMPLITUDE,
     NOISE_SIGN_CHANGES,
+    SETTLED,
     UNDERFIT_RATIO,
     VERDICTS,
     diagnose,
@@ -120,6 +121,7 @@ def check_evidence(verdict: str, ev: dict, nonfinite: bool) -> None:
         assert (gl is not None and gl > GL_OVERFIT) or gap >= LARGE_GAP * ev["baseline_loss"] - 1e-3 or memorised, ev
     if verdict == "unstable":
         zigzag = ev["noise"] >= NOISE_AMPLITUDE and ev["noise_sign_changes"] >= NOISE_SIGN_CHANGES
+        zigzag = zigzag and ev["noise_at_end"] > SETTLED
         went_up = ev["generalization_loss"] is not None and ev["generalization_loss"] > GL_ALPHA
         assert ev["collapsed_to_chance"] or zigzag or went_up, ev
         assert ("collapsed to chance" in ev["reason"]) == ev["collapsed_to_chance"]
