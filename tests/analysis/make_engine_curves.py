@@ -23,7 +23,7 @@ whether the engine itself stopped it on a non-finite loss):
 - a moderate model with dropout or L2, a sensible learning rate, long enough
   to converge: ``good_fit``.
 
-Seeds 0 and 1 are the "tune" half (looked at while adjusting setups and
+Seeds 0 and 1 were the first "tune" half (looked at while adjusting setups and
 thresholds). Setups were changed after looking at them, each because its
 curves plainly were not in the intended regime, never to match a verdict:
 the still-improving runs used plain SGD at lr 3e-3 (sequence models never
@@ -37,10 +37,12 @@ underfitting runs' L2 of 0.3 let a 2-unit model reach near the best loss of
 noisy data (diabetes) or still fall at epoch 30 (wine): now L2 1.0 for 50
 epochs.
 
-Seeds 2 and 3 are the "holdout" half: trained once after the setups were
-frozen, read blind twice (``curves/engine_holdout_labels.json`` says how) and
-labelled by the majority of the setup label and the two readings before the
-diagnosis was run on them; scored once.
+Seeds 2 and 3 were trained once the setups were frozen, read blind twice and
+scored once as the held-out half of round 1 (0.84 against their adjudicated
+labels); they have been tuning data since. Seeds 4 and 5 are the held-out
+half of round 2: trained with the same frozen setups, read blind twice and
+labelled (``curves/curve_readings.json`` says how) before the diagnosis was
+run on them; scored once.
 
 Each curve keeps ``train_eval_loss`` (the training split in eval mode) and the
 scoring passes it to the diagnosis. Each curve also carries ``experiment``: runs on
@@ -58,9 +60,9 @@ from pathlib import Path
 
 OUT = Path(__file__).parent / "curves" / "engine_curves.json"
 CACHE = Path("/tmp/losslab-engine-curves")  # one file per finished run: an interrupted build resumes
-# (split, seed): seeds 0 and 1 were looked at while adjusting setups and thresholds; 2 and 3 were trained once
-# the setups were frozen, labelled blind (see the docstring) and scored once.
-SPLITS = [("tune", 0), ("tune", 1), ("holdout", 2), ("holdout", 3)]
+# (split, seed): seeds 0-3 were looked at while adjusting setups and thresholds (2 and 3 after their scoring
+# in round 1); 4 and 5 were trained with the frozen setups, labelled blind (see the docstring) and scored once.
+SPLITS = [("tune", 0), ("tune", 1), ("tune", 2), ("tune", 3), ("holdout", 4), ("holdout", 5)]
 
 # name: (arch, dataset, model fields, dataset fields)
 FAMILIES = {

@@ -225,6 +225,55 @@ def test_a_val_loss_creeping_down_by_a_sliver_of_the_trivial_loss_each_epoch_has
     assert diagnose(train, faster, baseline_loss=0.693).verdict == "still_improving"
 
 
+def test_a_val_loss_rising_past_prechelts_gl5_as_a_trend_is_overfitting():
+    # Best near epoch 19, then 0.5 % more per epoch: 9 % above the best at the end (GL_5 fires; GL_10 did not).
+    train = decay(2.0, 0.02, 4)
+    val = [v * (1 + 0.005 * max(0, i - 15)) for i, v in enumerate(decay(2.0, 0.3, 3))]
+    d = diagnose(train, val, baseline_loss=BASE)
+    assert d.verdict == "overfitting", d.evidence
+    # Half that rise (4 %) is within GL_5: converged.
+    val = [v * (1 + 0.0025 * max(0, i - 15)) for i, v in enumerate(decay(2.0, 0.3, 3))]
+    assert diagnose(train, val, baseline_loss=BASE).verdict == "good_fit"
+
+
+def test_a_val_loss_rising_while_it_zig_zags_is_overfitting_not_unstable():
+    # An LSTM of 128 units on 200 sequences, no regularisation (the engine curve overfitting/lstm-sequence/s3):
+    # its val loss zig-zags by a third of its level, one spike to 1.15, but its floor rises from 0.35 to 0.52
+    # while the eval-mode training loss falls to 0.04. The rise clears the zig-zag (its residuals' range
+    # without the extremes), so it is a trend, not noise.
+    train = [0.68, 0.67, 0.547, 0.345, 0.327, 0.244, 0.305, 0.328, 0.248, 0.282, 0.203, 0.201, 0.213, 0.222, 0.149]
+    train += [0.122, 0.13, 0.135, 0.129, 0.118, 0.124, 0.103, 0.192, 0.185, 0.156, 0.114, 0.092, 0.068, 0.059]
+    train += [0.056, 0.064, 0.067, 0.139, 0.129, 0.093, 0.059, 0.08, 0.078, 0.043, 0.048]
+    fit = [0.657, 0.595, 0.393, 0.31, 0.267, 0.216, 0.224, 0.223, 0.213, 0.226, 0.215, 0.172, 0.163, 0.161, 0.133]
+    fit += [0.128, 0.127, 0.124, 0.105, 0.104, 0.086, 0.082, 0.137, 0.127, 0.095, 0.081, 0.077, 0.07, 0.057, 0.052]
+    fit += [0.044, 0.056, 0.057, 0.061, 0.072, 0.107, 0.057, 0.046, 0.054, 0.041]
+    val = [0.67, 0.613, 0.463, 0.418, 0.396, 0.383, 0.395, 0.354, 0.548, 0.364, 0.514, 0.448, 0.466, 0.461, 0.501]
+    val += [0.629, 0.418, 0.572, 0.467, 0.469, 0.614, 0.725, 0.474, 0.409, 0.484, 0.39, 0.625, 0.641, 0.641, 0.641]
+    val += [0.727, 0.687, 0.788, 0.518, 0.63, 1.149, 0.521, 0.55, 0.844, 0.732]
+    d = diagnose(train, val, baseline_loss=0.69, train_eval_loss=fit)
+    assert d.verdict == "overfitting", d.evidence
+
+
+def test_a_slow_descent_that_sets_a_new_best_every_epoch_is_still_improving():
+    # 0.8 % of its level per epoch, under 0.04 % of the trivial loss: small in absolute terms, but every
+    # epoch a new best, as on a CNN or a regression MLP that was stopped a little early.
+    val = list(0.1 * 1.008 ** (59 - np.arange(60)) + 2.0 * np.exp(-np.arange(60) / 3))
+    d = diagnose([v * 0.8 for v in val], val, baseline_loss=BASE)
+    assert d.verdict == "still_improving", d.evidence
+    assert d.evidence["best_epoch"] == 60
+
+
+def test_a_plateau_that_zig_zags_slightly_lower_has_converged():
+    # A GRU on 2,000 sequences at Adam 3e-4 for 15 epochs (the engine curve still_improving/gru-sequence/s2):
+    # its val loss fell to 0.28 by epoch 10, then went 0.282, 0.284, 0.275, 0.272, 0.273: up as often as down.
+    # Both blind readers called it converged; the smoothed slope alone (0.9 % of the level per epoch) did not.
+    train = [0.682, 0.67, 0.658, 0.642, 0.618, 0.546, 0.375, 0.31, 0.29, 0.282, 0.276, 0.278, 0.272, 0.268, 0.267]
+    fit = [0.683, 0.678, 0.672, 0.668, 0.651, 0.54, 0.423, 0.379, 0.354, 0.352, 0.344, 0.362, 0.327, 0.33, 0.328]
+    val = [0.676, 0.664, 0.65, 0.631, 0.595, 0.441, 0.317, 0.296, 0.288, 0.281, 0.282, 0.284, 0.275, 0.272, 0.273]
+    d = diagnose(train, val, baseline_loss=0.69, train_eval_loss=fit, experiment_best_train_loss=0.27)
+    assert d.verdict == "good_fit", d.evidence
+
+
 def test_small_wiggles_on_a_near_zero_loss_are_not_instability():
     val = decay(2.0, 0.05, 3)
     val = [v + (0.02 if i % 2 and i > 15 else 0.0) for i, v in enumerate(val)]  # 40 % of the level
