@@ -585,8 +585,8 @@ def _reason(verdict: str, ev: dict) -> str:
         )
     if verdict == "overfitting":
         return (
-            f"the validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its best "
-            f"(epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling"
+            f"the smoothed validation loss is {_fmt(ev.get('smoothed_generalization_loss'), '.0f')} % above its "
+            f"best (epoch {_fmt(ev.get('best_epoch'), 'd')}) while the training loss kept falling"
         )
     if verdict == "unstable":
         if ev.get("collapsed_to_chance"):

@@ -42,6 +42,8 @@ def test_it_calls_a_rising_val_loss_with_falling_train_loss_overfitting():
     assert ev["generalization_loss"] == pytest.approx(100 * (val[-1] / min(val) - 1), abs=0.01)
     assert ev["max_generalization_loss"] >= ev["generalization_loss"]
     assert ev["best_epoch"] < ev["overfit_onset_epoch"] < 40
+    # The reason's figure is the smoothed one, and says so: the evidence's GL is the last epoch's, which differs.
+    assert f"smoothed validation loss is {ev['smoothed_generalization_loss']:.0f} % above" in ev["reason"]
     assert any(f"best epoch was {ev['best_epoch']}" in s for s in d.suggestions)
     assert any("model.dropout" in s for s in d.suggestions)
 

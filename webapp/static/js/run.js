@@ -86,7 +86,7 @@
     ["reason", "why", (v) => v],
     ["best_epoch", "best epoch", (v) => v],
     ["overfit_onset_epoch", "overfitting from epoch", (v) => v],
-    ["generalization_loss", "val loss above its best (GL)", (v) => v.toFixed(1) + " %"],
+    ["generalization_loss", "val loss above its best, last epoch (GL)", (v) => v.toFixed(1) + " %"],
     ["train_val_gap", "train–val gap", (v) => v.toPrecision(3)],
     ["relative_to_baseline", "val loss / trivial predictor's", (v) => (100 * v).toFixed(0) + " %"],
   ];
