@@ -123,6 +123,7 @@ IMPROVING_REL = 0.005  # still improving: val loss falls >= 0.5 % of its level p
 IMPROVING_ABS = 0.002  # ...and >= 0.2 % of the trivial loss per epoch (10 more epochs: 2 % of it) or to a new best...
 STEADY_WINDOW = 8  # ...and steadily: of the last 8 steps of the val loss...
 STEADY_SHARE = 0.75  # ...at least 3 in 4 go down (tune set: 0.7-0.8 and windows of 6-10 score alike)
+LOSS_CEILING = 1e300  # a loss beyond this is as good as non-finite: its means and ratios would overflow
 MIN_EPOCHS = 3  # fewer than this: too young for rules 3-6 (only divergence and collapse are judged before)
 MIN_NOISE_EPOCHS = 8  # oscillation needs a few epochs to be told from a trend
 
@@ -152,8 +153,8 @@ def diagnose(
 ) -> Diagnosis:
     """Classify a run from its per-epoch train and validation losses.
 
-    One value per epoch; ``None``, NaN and ±inf are non-finite (a diverged
-    step). ``finished=False`` diagnoses a run that is still training: a young
+    One value per epoch; ``None``, NaN, ±inf and losses beyond LOSS_CEILING
+    are non-finite (a diverged step). ``finished=False`` diagnoses a run that is still training: a young
     curve (under MIN_EPOCHS epochs) is ``still_improving`` unless it has
     diverged (flagged at once, whatever its age), collapsed to chance (which
     takes two epochs at least) or its val loss already went back up; older
@@ -184,9 +185,12 @@ def diagnose(
         fit = _as_array(train_eval_loss, "train_eval_loss")
         if len(fit) != len(train):
             raise ValueError(f"train_eval_loss must have one value per epoch, got {len(fit)} for {len(train)} epochs")
-    f = _features(train, val, fit, task, baseline_loss, _positive(experiment_best_train_loss))
-    verdict = _classify(f, finished)
-    evidence = _evidence(f, verdict, finished, grad_health)
+    # A ratio over a loss near zero (1e-320, say) overflows to inf, which is what it means: the rules read it
+    # as huge and the evidence reports None. Only overflow is silenced: 0/0 still warns.
+    with np.errstate(over="ignore"):
+        f = _features(train, val, fit, task, baseline_loss, _positive(experiment_best_train_loss))
+        verdict = _classify(f, finished)
+        evidence = _evidence(f, verdict, finished, grad_health)
     return Diagnosis(verdict, evidence, suggest(verdict, evidence, config or {}))
 
 
@@ -195,12 +199,12 @@ def _positive(x: float | None) -> float | None:
 
 
 def _as_array(values: Sequence[float | None], name: str) -> np.ndarray:
-    """Floats with NaN for every missing or non-finite value."""
+    """Floats with NaN for every missing or non-finite value, and for every loss beyond LOSS_CEILING."""
     try:
         out = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a sequence of numbers or None: {exc}") from None
-    out[~np.isfinite(out)] = np.nan
+    out[~(np.abs(out) <= LOSS_CEILING)] = np.nan
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -417,6 +418,22 @@ def test_a_validation_loss_of_exactly_zero_gives_no_generalization_loss_and_no_n
         d = diagnose([1.0, 0.4, 0.1, 0.05, 0.02, 0.01], val)
     evidence = d.as_dict()["evidence"]
     assert evidence["generalization_loss"] is None and evidence["smoothed_generalization_loss"] is None
+    json.dumps(d.as_dict(), allow_nan=False)
+
+
+def test_a_loss_near_the_float_maximum_is_diverged_without_a_numpy_warning():
+    # The API accepts any finite number; means and ratios of 1.7e308 overflow.
+    train = [2.0, 1.5, 1.7e308, 1.7e308, 1.7e308, 1.7e308]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warnings would raise here
+        d = diagnose(train, train, baseline_loss=2.3)
+    assert d.verdict == "diverged" and d.evidence["diverged_epoch"] == 3
+    json.dumps(d.as_dict(), allow_nan=False)
+    # Ratios over a loss near zero overflow to inf: huge, reported as None, no warning either.
+    tiny = [1.0, 0.1, 1e-320, 1e-320, 1e-320, 1e-320]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = diagnose(tiny, [0.5] * 6, baseline_loss=1e-300)
     json.dumps(d.as_dict(), allow_nan=False)
 
 
