@@ -36,8 +36,10 @@ each test looking only at runs the earlier tests let through:
    knows it) up to the trivial loss: a model that plateaus at half the
    trivial loss where a bigger one reached a tenth is starved.
 4. **overfitting**: Prechelt's generalization loss GL (how far the validation
-   loss has risen above its best, in %) is large on the smoothed curve, while
-   the training loss kept falling and the train-val gap widened.
+   loss has risen above its best, in %) is over GL_OVERFIT on the smoothed
+   curve, by more than the zig-zag's spread and with even the lowest of the
+   last NOISE_TAIL epochs FLOOR_GL % above the best, while the training loss
+   kept falling and the train-val gap widened.
 5. **unstable**: the validation loss zig-zags (most successive differences
    change sign) with a large amplitude around its running median, measured
    against its level (but at least a quarter of the trivial loss), and still
@@ -154,8 +156,8 @@ def diagnose(
     """Classify a run from its per-epoch train and validation losses.
 
     One value per epoch; ``None``, NaN, ±inf and losses beyond LOSS_CEILING
-    are non-finite (a diverged step). ``finished=False`` diagnoses a run that is still training: a young
-    curve (under MIN_EPOCHS epochs) is ``still_improving`` unless it has
+    are non-finite (a diverged step). ``finished=False`` diagnoses a run that
+    is still training: a young curve (under MIN_EPOCHS epochs) is ``still_improving`` unless it has
     diverged (flagged at once, whatever its age), collapsed to chance (which
     takes two epochs at least) or its val loss already went back up; older
     curves go through every rule, so overfitting is flagged before the end. ``grad_health``
@@ -336,7 +338,7 @@ def _noise(val: np.ndarray, base: float) -> dict:
     """How much the last NOISE_WINDOW epochs zig-zag around their trend."""
     v = val[-NOISE_WINDOW:]
     if len(v) < 6:
-        return {"sign_changes": 0.0, "amplitude": 0.0, "noise_range": 0.0, "noise_spread": 0.0, "tail_noise": 0.0}
+        return {"sign_changes": 0.0, "amplitude": 0.0, "noise_spread": 0.0, "tail_noise": 0.0}
     d = np.diff(v)
     flips = np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)
     res = v - _smooth(v)
@@ -346,7 +348,6 @@ def _noise(val: np.ndarray, base: float) -> dict:
     return {
         "sign_changes": float(flips),
         "amplitude": spread / level if level > 0 else 0.0,
-        "noise_range": spread,
         "noise_spread": float(np.percentile(res, 90) - np.percentile(res, 10)),  # the range without its extremes
         "tail_noise": tail / level if level > 0 else 0.0,
     }

@@ -44,8 +44,8 @@ round 3: trained with the same frozen setups, read blind twice and labelled
 (``curves/curve_readings.json`` says how) before the diagnosis was run on
 them; scored once. Seeds 8 and 9 were added to the held-out half after that
 scoring, with the rules left as they were, so that the per-verdict figures
-rest on about 20 curves a verdict rather than 10. Earlier seeds come from the cache (or the stored set), so
-adding seeds trains only those.
+rest on about 20 curves a verdict rather than 10. Earlier seeds come from
+the cache (or the stored set), so adding seeds trains only those.
 
 Each curve keeps ``train_eval_loss`` (the training split in eval mode) and the
 scoring passes it to the diagnosis. Each curve also carries ``experiment``: runs on

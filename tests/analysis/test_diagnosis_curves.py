@@ -163,7 +163,7 @@ def test_live_diagnosis_flags_overfitting_before_the_run_ends():
 
 
 def test_live_diagnosis_flags_divergence_as_soon_as_it_shows():
-    for c in (c for c in TUNE if c["label"] == "diverged"):
+    for c in (c for c in CURVES if c["label"] == "diverged"):
         bad = [i for i, v in enumerate(c["train_loss"]) if v is None]
         if bad:
             assert _verdict(c, bad[0] + 1, finished=False) == "diverged", c["key"]
